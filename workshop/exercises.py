@@ -1,0 +1,135 @@
+"""Exercises: one source (the solution notebook), a learner's copy generated from it.
+
+In `solutions/`, an answer sits between `### BEGIN SOLUTION` and `### END SOLUTION`;
+`strip_solutions` replaces each such block with `...  # YOUR CODE HERE` (same indent) for
+`notebooks/`. `check(name, value)` tells the learner, in at most two lines, whether the
+answer is right and, if not, what was expected and a hint; then it takes in the
+reference solution so the following cells still run.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import config
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUB = "...  # YOUR CODE HERE"
+SOLUTIONS = config.ROOT / "solutions"
+NOTEBOOKS = config.ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    stage: int
+    variable: str  # the name the answer is bound to in the notebook
+    checker: Callable[[Any, dict], "str | None"]  # None when right, else "expected …, found …"
+    hint: str
+
+
+_EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    _EXERCISES[exercise.name] = exercise
+    return exercise
+
+
+def get(name: str) -> Exercise:
+    from . import stages
+
+    stages.all_stages()  # stage modules register their exercises on import
+    if name not in _EXERCISES:
+        from .errors import BadInput
+
+        raise BadInput(f"unknown exercise {name!r}; known: {', '.join(sorted(_EXERCISES)) or 'none'}")
+    return _EXERCISES[name]
+
+
+def check(name: str, value: Any, namespace: dict | None = None) -> Any:
+    """Check an answer; print ✓ or what is wrong (≤ 2 lines); return the value to go on with."""
+    exercise = get(name)
+    ns = namespace if namespace is not None else sys._getframe(1).f_globals
+    try:
+        problem = exercise.checker(value, ns)
+    except Exception as exc:  # a broken answer is a wrong answer, not a traceback
+        problem = f"your answer raised {type(exc).__name__}: {exc}"
+    if problem is None:
+        print(f"✓ {name}: correct")
+        return value
+    print(f"✗ {name}: {problem}\n  Hint: {exercise.hint} (the reference solution is used so the next cells run)")
+    return take_solution(exercise, ns)
+
+
+def take_solution(exercise: Exercise, namespace: dict) -> Any:
+    """Run the reference solution's cell (up to its `check` line) in `namespace`; return the answer."""
+    source = _solution_cell(exercise)
+    namespace.setdefault("check", check)
+    exec(compile(source, f"<reference solution {exercise.name}>", "exec"), namespace)
+    return namespace[exercise.variable]
+
+
+def _solution_cell(exercise: Exercise) -> str:
+    import nbformat
+    from . import stages
+
+    path = SOLUTIONS / stages.get(exercise.stage).notebook
+    nb = nbformat.read(path, as_version=4)
+    marker = re.compile(rf"""check\(\s*["']{re.escape(exercise.name)}["']""")
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not marker.search(cell.source):
+            continue
+        lines = cell.source.splitlines()
+        cut = next(i for i, line in enumerate(lines) if marker.search(line))
+        kept = [line for line in lines[:cut] if not line.lstrip().startswith(("%", "!"))]
+        return "\n".join(kept) + "\n"
+    raise LookupError(f"no cell in {path.name} checks {exercise.name!r}")
+
+
+# --- solutions -> learner notebooks -----------------------------------------------------
+
+_BLOCK = re.compile(rf"^(?P<indent>[ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*$", re.M | re.S)
+
+
+def strip_source(source: str) -> str:
+    """Replace every solution block in a cell's source with an indented stub."""
+    return _BLOCK.sub(lambda m: f"{m.group('indent')}{STUB}", source)
+
+
+def strip_solutions(nb):
+    """A copy of a solution notebook with answers stubbed and outputs cleared."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_source(cell.source)
+            cell.outputs = []
+            cell.execution_count = None
+    return out
+
+
+def sync(check_only: bool = False, solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS) -> list[str]:
+    """Regenerate `notebooks/` from `solutions/`; return the names that differ (were written)."""
+    import nbformat
+
+    changed = []
+    notebooks.mkdir(exist_ok=True)
+    for src in sorted(solutions.glob("*.ipynb")):
+        generated = nbformat.writes(strip_solutions(nbformat.read(src, as_version=4))) + ""
+        dest = notebooks / src.name
+        current = dest.read_text() if dest.exists() else None
+        if current != generated:
+            changed.append(src.name)
+            if not check_only:
+                dest.write_text(generated)
+    for stale in sorted(set(p.name for p in notebooks.glob("*.ipynb")) - set(p.name for p in solutions.glob("*.ipynb"))):
+        changed.append(stale)
+        if not check_only:
+            (notebooks / stale).unlink()
+    return changed

@@ -1,0 +1,35 @@
+"""Stage 0: the welcome notebook: the kit, its two targets, the first call and diagram."""
+
+from ..architecture import Architecture, Edge, Group, Node
+from . import Check, CheckResult, Stage, register
+
+
+def _sts_answers(ctx) -> CheckResult:
+    from .. import aws
+
+    account = aws.client("sts").get_caller_identity()["Account"]
+    expected = aws.account_id()
+    ok = account == expected
+    return CheckResult("sts", ok, f"STS answers for account {account}" if ok else
+                       f"expected account {expected}, STS says {account}: check WORKSHOP_AWS_ACCOUNT")
+
+
+STAGE = register(Stage(
+    number=0,
+    slug="welcome",
+    title="Welcome",
+    slides="1-2",
+    users="-",
+    goal="Meet the kit: the local AWS, the first boto3 call, the first architecture diagram.",
+    architecture=Architecture(
+        "Welcome: the shape of day 1",
+        nodes=(
+            Node("user", "user", "User"),
+            Node("dns", "route53", "Amazon Route 53"),
+            Node("web", "ec2", "EC2 instance", group="az"),
+        ),
+        groups=(Group("az", "Availability Zone"),),
+        edges=(Edge("user", "dns", "DNS"), Edge("dns", "web", "HTTP")),
+    ),
+    checks=(Check("sts", _sts_answers, "the target answers STS for the expected account"),),
+))
