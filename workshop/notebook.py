@@ -53,6 +53,26 @@ class StageContext:
     def show(self, arch: Architecture) -> None:
         diagram.show(arch)
 
+    def for_stage(self, number: int) -> "StageContext":
+        """A context for another stage of the same run (its names and tags)."""
+        return StageContext(stages.get(number), self.run_id, self.region)
+
+    def build_previous(self) -> None:
+        """Build, idempotently, what this stage stands on (its `builds_on` stages, in order)."""
+        for number in self.stage.builds_on:
+            earlier = stages.get(number)
+            if earlier.build is not None:
+                earlier.build(self.for_stage(number))
+
+    def finish(self, teardown: bool = False) -> None:
+        """The notebook's last cell: leave the stage standing, or tear it down if asked."""
+        if teardown:
+            from . import teardown as td
+
+            td.teardown_stage(self.stage.number, self.run_id)
+        else:
+            print(f"Stage {self.stage.number} is left standing for the next notebook; `workshop teardown` removes the course.")
+
     def verify(self) -> list[stages.CheckResult]:
         """Run the stage's checks, one line each; raise a WorkshopError if any failed."""
         from . import checks
@@ -65,7 +85,8 @@ class StageContext:
         return results
 
 
-def start(stage: int, run_id: str = "demo", target: str = "auto", region: str = "us-east-1", quiet: bool = False) -> StageContext:
+def start(stage: int, run_id: str = "demo", target: str = "auto", region: str = "us-east-1",
+          max_hourly_usd: float | None = None, quiet: bool = False) -> StageContext:
     """Apply a notebook's parameters and print which target and account it acts on."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     install_notebook_handler()
@@ -81,4 +102,8 @@ def start(stage: int, run_id: str = "demo", target: str = "auto", region: str = 
     ctx = StageContext(stages.get(stage), run_id, region)
     if not quiet:
         print(aws.describe_target() + f" · run {run_id!r} · stage {ctx.stage.label}")
+    if max_hourly_usd is not None and not ctx.is_local:
+        from . import cost
+
+        cost.guard(ctx.stage.number, max_hourly_usd)  # shows the bill; refuses above the limit
     return ctx

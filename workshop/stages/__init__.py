@@ -43,6 +43,9 @@ class Stage:
     architecture: Architecture | None = None
     builds_on: tuple[int, ...] = ()  # stages whose resources this one stands on
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    #: builds the stage idempotently (used by later stages' set-up and `capacity --stage`);
+    #: called with a StageContext for this stage. None for stages that build nothing.
+    build: Callable[["object"], None] | None = None
 
     @property
     def notebook(self) -> str:
