@@ -51,6 +51,14 @@ INSTALL_DOT = (
 )
 
 
+def graphviz_ready() -> bool:
+    """True when Graphviz's `dot` is on PATH; otherwise print the install command once."""
+    if shutil.which("dot") is None:
+        print(f"(diagram skipped) {INSTALL_DOT}")
+        return False
+    return True
+
+
 def require_dot() -> None:
     if shutil.which("dot") is None:
         raise WorkshopError(INSTALL_DOT)

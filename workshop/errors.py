@@ -10,8 +10,9 @@ class WorkshopError(Exception):
 class LocalAWSDown(WorkshopError):
     """The local AWS is not answering at the endpoint the kit was told to use."""
 
-    def __init__(self, endpoint: str):
-        super().__init__(f"the local AWS at {endpoint} is not answering; run 'workshop up'")
+    def __init__(self, endpoint: str | None):
+        where = f"at {endpoint} " if endpoint else ""
+        super().__init__(f"the local AWS {where}is not answering; run 'workshop up'")
         self.endpoint = endpoint
 
 
@@ -38,7 +39,8 @@ def install_notebook_handler() -> None:
         return
 
     def _show(shell, etype, value, tb, tb_offset=None):
-        print(f"\033[31m✗ {value}\033[0m")
+        # one line as the cell's error output: papermill and nbclient still see the failure
+        shell._showtraceback(etype, value, [f"\033[31m✗ {value}\033[0m"])
         return None
 
     ip.set_custom_exc((WorkshopError,), _show)

@@ -81,7 +81,7 @@ def endpoint(autostart: bool | None = None) -> str:
     if AUTOSTART if autostart is None else (autostart and AUTOSTART):
         return start_embedded().endpoint
     recorded = _recorded_endpoint()
-    raise LocalAWSDown(recorded or "http://127.0.0.1 (none started)")
+    raise LocalAWSDown(recorded)
 
 
 def _recorded_endpoint() -> str | None:

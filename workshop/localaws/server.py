@@ -20,6 +20,7 @@ import logging
 import os
 import pkgutil
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -199,10 +200,17 @@ class LocalAWS:
         if self._load_extensions:
             self._install_extensions()
         app = _Dispatcher(DomainDispatcherApplication(create_backend_app), self)
-        try:  # bind here, in the caller's thread, so a busy port raises instead of hanging
-            self._server = make_server(self.host, self.requested_port, app, threaded=True, request_handler=MotoRequestHandler)
+        # Bind here, in the caller's thread, so a busy port raises (werkzeug would print and exit).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((self.host, self.requested_port))
+            sock.listen(128)
         except OSError:
+            sock.close()
             raise PortBusy(self.host, self.requested_port) from None
+        self._socket = sock
+        self._server = make_server(self.host, sock.getsockname()[1], app, threaded=True,
+                                   request_handler=MotoRequestHandler, fd=sock.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
         for worker in self._workers:
@@ -214,6 +222,7 @@ class LocalAWS:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._socket.close()
         for worker in self._workers:
             if worker.thread is not None:
                 worker.thread.join(timeout=5)

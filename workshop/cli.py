@@ -1,0 +1,61 @@
+"""`workshop <command>`: one module per command in `workshop/commands/`, found at start.
+
+Each command module defines NAME, HELP, `add_arguments(parser)` and `run(args) -> int`.
+A WorkshopError becomes one line on stderr (`workshop: ...`) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from . import commands
+from .errors import WorkshopError
+
+
+def _command_modules():
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"{commands.__name__}.{info.name}")
+            if hasattr(module, "NAME") and hasattr(module, "run"):
+                yield module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workshop",
+        description="Scale, baby, scale! — run the course on a local AWS (default) or your own account.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .localaws import discover
+
+    discover.AUTOSTART = False  # commands use the running local AWS, never a throwaway one
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except WorkshopError as exc:
+        print(f"workshop: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workshop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

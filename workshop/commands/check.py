@@ -1,0 +1,30 @@
+"""workshop check N: run a stage's behaviour checks against the current target."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from .. import checks, config
+
+NAME = "check"
+HELP = "run a stage's behaviour checks against the current target (exit 1 if one fails)"
+
+
+def add_arguments(parser):
+    parser.add_argument("stage", help="stage number")
+    parser.add_argument("--run", default=None, help="run id whose resources to check (default: WORKSHOP_RUN_ID or demo)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args) -> int:
+    import os
+
+    if args.run:
+        os.environ["WORKSHOP_RUN_ID"] = args.run
+    results = checks.run(int(args.stage) if str(args.stage).isdigit() else args.stage)
+    if args.json:
+        print(json.dumps({"stage": int(args.stage), "run": config.run_id(), "checks": [asdict(r) for r in results]}, indent=2))
+    else:
+        print(checks.format_results(results))
+    return 0 if all(r.ok for r in results) else 1

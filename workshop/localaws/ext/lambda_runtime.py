@@ -1,0 +1,396 @@
+"""Lambda that runs: `Invoke` executes the function's real Python code in a warm worker process.
+
+moto keeps the function (zip, handler, runtime, environment, timeout) but runs code only in
+Docker. Here `POST /2015-03-31/functions/<name>/invocations` is answered before moto: the
+zip is unpacked once per code version, and each function gets warm worker processes
+(`workshop/localaws/lambda_worker.py`), reused between invocations like warm containers and
+replaced when code or configuration changes. What AWS does and this keeps:
+- RequestResponse returns the handler's result; an exception is a FunctionError
+  (`X-Amz-Function-Error: Unhandled`) with its real errorType/errorMessage; a syntax error
+  surfaces at invoke as Runtime.UserCodeSyntaxError; Event answers 202 and runs later;
+  DryRun answers 204.
+- The timeout is enforced: "Task timed out after N.00 seconds"; the worker is replaced.
+- print/logging go to CloudWatch Logs `/aws/lambda/<name>` (START/END/REPORT lines too);
+  `LogType: Tail` returns the last 4 KB base64-encoded, as AWS does.
+- The environment carries what AWS sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …),
+  credentials `testing`, and AWS_ENDPOINT_URL = this server, so boto3 in the handler calls it.
+
+`invoke(function, payload)` is the same path for the kit's other extensions (the stream
+poller, the API Gateway data plane).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger("workshop.localaws.lambda")
+
+ACCOUNT = "123456789012"  # moto's fixed account id
+WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "lambda_worker.py"
+#: warm workers per function at most (AWS scales much further; two cores here)
+MAX_WORKERS = int(os.environ.get("WORKSHOP_LAMBDA_MAX_WORKERS", "4"))
+#: environment names a worker may inherit from the server (everything else is Lambda's own)
+_INHERIT = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR", "HOME")
+
+
+@dataclass
+class InvokeResult:
+    ok: bool  # False: a FunctionError (payload is the error document)
+    payload: bytes
+    logs: str
+    request_id: str
+    error_type: str | None = None
+    duration_ms: float = 0.0
+
+
+class Worker:
+    """One warm worker process for one version of one function's code and configuration."""
+
+    def __init__(self, key: str, task_root: str, handler: str, env: dict[str, str]):
+        self.key = key
+        self.log_stream = None  # set by the runtime: one log stream per worker, like a container
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(WORKER_SCRIPT), task_root, handler],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, cwd=task_root, text=True, bufsize=1,
+        )
+        self.ready = False
+        self.init_logs = ""
+        self.init_ms = 0.0
+
+    def call(self, request: dict, timeout: float) -> dict | None:
+        """Send one invocation; the worker's reply, or None on timeout (the worker is then killed)."""
+        started = time.monotonic()
+        if not self.ready:
+            line = self._fast_readline(timeout)
+            if not line:
+                self.kill()
+                return None
+            hello = json.loads(line)
+            self.init_logs = hello.get("init_logs", "")
+            self.ready = True
+            self.init_ms = (time.monotonic() - started) * 1000
+            timeout = max(0.01, timeout - (time.monotonic() - started))
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.kill()
+            return {"ok": False, "error": {"errorType": "Runtime.ExitError",
+                                           "errorMessage": "RequestId: {} Error: Runtime exited".format(request["request_id"])},
+                    "logs": ""}
+        line = self._fast_readline(timeout)
+        if line is None:
+            self.kill()
+            return None
+        if not line:
+            code = self.proc.poll()
+            self.kill()
+            return {"ok": False, "error": {"errorType": "Runtime.ExitError",
+                                           "errorMessage": f"RequestId: {request['request_id']} Error: Runtime exited with error: exit status {code}"},
+                    "logs": ""}
+        return json.loads(line)
+
+    def _fast_readline(self, timeout: float) -> str | None:
+        """Read a reply line, waiting at most `timeout` s (select on the pipe: no thread per call)."""
+        import select
+
+        stream = self.proc.stdout
+        deadline = time.monotonic() + timeout
+        # text-mode pipes buffer: if a full line is already buffered, readline returns at once
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([stream], [], [], remaining)
+            if ready:
+                return stream.readline()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except Exception:
+                pass
+
+
+class Runtime:
+    """Warm workers per function, keyed by code and configuration; the invoke path."""
+
+    def __init__(self, server=None):
+        self.server = server
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Worker]] = {}  # function arn -> idle workers
+        self._busy: dict[str, int] = {}
+        self._freed = threading.Condition(self._lock)
+        self._code_dir = Path(tempfile.mkdtemp(prefix="workshop-lambda-"))
+        self.cold_starts = 0
+
+    # --- function lookup ---------------------------------------------------------------
+    @staticmethod
+    def backend(region: str):
+        from moto.backends import get_backend
+
+        return get_backend("lambda")[ACCOUNT][region]
+
+    def find(self, name_or_arn: str, region: str, qualifier: str | None = None):
+        """moto's LambdaFunction for a name or ARN, or None when it does not exist."""
+        m = re.match(r"arn:aws[\w-]*:lambda:([\w-]+):\d{12}:function:([^:]+)(?::(.+))?$", name_or_arn)
+        if m:
+            region, name_or_arn, qualifier = m.group(1), m.group(2), qualifier or m.group(3)
+        try:
+            return self.backend(region).get_function(name_or_arn, qualifier)
+        except Exception:
+            return None
+
+    @staticmethod
+    def _key(fn) -> str:
+        config = json.dumps([fn.code_sha_256, fn.handler, fn.run_time, fn.environment_vars, fn.timeout,
+                             fn.memory_size, fn.role, fn.last_modified], sort_keys=True, default=str)
+        return hashlib.sha256(config.encode()).hexdigest()[:16]
+
+    def _task_root(self, fn) -> str:
+        folder = self._code_dir / f"{fn.function_name}-{fn.code_sha_256[:16].replace('/', '_').replace('+', '-')}"
+        if not folder.exists():
+            tmp = Path(tempfile.mkdtemp(dir=self._code_dir))
+            try:
+                with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as z:
+                    z.extractall(tmp)
+            except zipfile.BadZipFile:
+                pass  # an empty task root: the import error is reported at invoke, as on AWS
+            try:
+                tmp.rename(folder)
+            except OSError:  # another thread unpacked it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return str(folder)
+
+    def _environment(self, fn, log_stream: str) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _INHERIT if k in os.environ}
+        endpoint = self.server.endpoint if self.server is not None else os.environ.get("WORKSHOP_ENDPOINT", "")
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_ENDPOINT_URL": endpoint,
+            "LAMBDA_TASK_ROOT": "",  # set below
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TZ": ":UTC",
+        })
+        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+        return env
+
+    # --- workers -----------------------------------------------------------------------
+    def _acquire(self, fn) -> tuple[Worker, bool]:
+        """An idle warm worker for the function's current version, or a new one (cold)."""
+        arn, key = fn.function_arn, self._key(fn)
+        with self._lock:
+            idle = self._idle.setdefault(arn, [])
+            for stale in [w for w in idle if w.key != key or not w.alive()]:
+                idle.remove(stale)
+                threading.Thread(target=stale.kill, daemon=True).start()
+            while not idle and self._busy.get(arn, 0) >= MAX_WORKERS:
+                self._freed.wait(timeout=1)
+                idle = [w for w in self._idle.get(arn, []) if w.key == key and w.alive()]
+                self._idle[arn] = idle
+            self._busy[arn] = self._busy.get(arn, 0) + 1
+            if idle:
+                return idle.pop(), False
+        task_root = self._task_root(fn)
+        stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+        env = self._environment(fn, stream)
+        env["LAMBDA_TASK_ROOT"] = task_root
+        worker = Worker(key, task_root, fn.handler or "", env)
+        worker.log_stream = stream
+        self.cold_starts += 1
+        return worker, True
+
+    def _release(self, fn, worker: Worker) -> None:
+        with self._lock:
+            self._busy[fn.function_arn] = max(0, self._busy.get(fn.function_arn, 1) - 1)
+            if worker.alive() and worker.key == self._key(fn):
+                self._idle.setdefault(fn.function_arn, []).append(worker)
+            else:
+                threading.Thread(target=worker.kill, daemon=True).start()
+            self._freed.notify_all()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            workers = [w for ws in self._idle.values() for w in ws]
+            self._idle.clear()
+        for w in workers:
+            w.kill()
+        shutil.rmtree(self._code_dir, ignore_errors=True)
+
+    # --- invoke ------------------------------------------------------------------------
+    def invoke(self, fn, payload: bytes | str | None, request_id: str | None = None) -> InvokeResult:
+        """Run the function on `payload` (JSON text) in a warm worker; the result or the FunctionError."""
+        request_id = request_id or str(uuid.uuid4())
+        event = payload.decode() if isinstance(payload, bytes) else (payload or "")
+        if event.strip():
+            try:
+                json.loads(event)
+            except ValueError:
+                doc = {"errorType": "InvalidRequestContentException",
+                       "errorMessage": "Could not parse request body into json"}
+                return InvokeResult(False, json.dumps(doc).encode(), "", request_id, doc["errorType"])
+        worker, cold = self._acquire(fn)
+        started = time.monotonic()
+        timeout = float(fn.timeout or 3)
+        reply = None
+        try:
+            reply = worker.call({"request_id": request_id, "event": event, "function_arn": fn.function_arn,
+                                 "deadline_ms": time.time() * 1000 + timeout * 1000}, timeout)
+        finally:
+            self._release(fn, worker)
+        duration = (time.monotonic() - started) * 1000
+        if reply is None:
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+            doc = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+            logs = f"{_stamp()} {request_id} Task timed out after {timeout:.2f} seconds\n"
+            result = InvokeResult(False, json.dumps(doc).encode(), logs, request_id, doc["errorType"], duration)
+        elif reply.get("ok"):
+            result = InvokeResult(True, reply["payload"].encode(), reply.get("logs", ""), request_id, None, duration)
+        else:
+            doc = dict(reply["error"])
+            doc.setdefault("requestId", request_id)
+            order = {"errorMessage": doc.get("errorMessage"), "errorType": doc.get("errorType"),
+                     "requestId": request_id, "stackTrace": doc.get("stackTrace", [])}
+            logs = reply.get("logs", "")
+            if doc.get("errorType", "").startswith("Runtime.") and not logs:
+                logs = f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
+            result = InvokeResult(False, json.dumps(order).encode(), logs, request_id, doc.get("errorType"), duration)
+        self._write_logs(fn, worker, result, cold)
+        return result
+
+    def _write_logs(self, fn, worker: Worker, result: InvokeResult, cold: bool) -> None:
+        try:
+            from moto.backends import get_backend
+
+            logs = get_backend("logs")[ACCOUNT][fn.region]
+            logs.ensure_log_group(fn.logs_group_name)
+            if cold:
+                try:
+                    logs.create_log_stream(fn.logs_group_name, worker.log_stream)
+                except Exception:
+                    pass  # the stream already exists
+            rid = result.request_id
+            lines = []
+            if cold and worker.init_logs:
+                lines += worker.init_logs.splitlines()
+            lines.append(f"START RequestId: {rid} Version: $LATEST")
+            lines += [line for line in result.logs.splitlines() if line.strip()]
+            lines.append(f"END RequestId: {rid}")
+            report = (f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"
+                      f"Billed Duration: {max(1, int(result.duration_ms + 0.999))} ms\tMemory Size: {fn.memory_size} MB")
+            if cold:
+                report += f"\tInit Duration: {worker.init_ms:.2f} ms"
+            lines.append(report)
+            now = int(time.time() * 1000)
+            logs.put_log_events(fn.logs_group_name, worker.log_stream, [{"timestamp": now, "message": m} for m in lines])
+        except Exception:
+            log.exception("could not write the logs of %s", fn.function_name)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's Lambda runtime (created by `install`, or on first use)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+def invoke(name_or_arn: str, payload: bytes | str | None, region: str = "us-east-1") -> InvokeResult | None:
+    """Invoke a function in this process's local AWS; None when it does not exist."""
+    rt = runtime()
+    fn = rt.find(name_or_arn, region)
+    if fn is None:
+        return None
+    return rt.invoke(fn, payload)
+
+
+# --- the wire ------------------------------------------------------------------------------
+
+def _region(request: Request) -> str:
+    m = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
+    return m.group(1) if m else "us-east-1"
+
+
+def _invoke_route(request: Request, match) -> Response | None:
+    rt = runtime()
+    name = unquote(match.group("name"))
+    fn = rt.find(name, _region(request), request.args.get("Qualifier"))
+    if fn is None:
+        return None  # moto answers ResourceNotFoundException
+    kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    headers = {"X-Amz-Executed-Version": "$LATEST", "Content-Type": "application/json"}
+    if kind == "DryRun":
+        return Response(b"", status=204, headers=headers)
+    body = request.get_data()
+    if kind == "Event":
+        rid = str(uuid.uuid4())
+        threading.Thread(target=rt.invoke, args=(fn, body, rid), name=f"lambda-event-{fn.function_name}",
+                         daemon=True).start()
+        return Response(b"", status=202, headers={"x-amzn-RequestId": rid})
+    result = rt.invoke(fn, body)
+    headers["x-amzn-RequestId"] = result.request_id
+    if result.error_type == "InvalidRequestContentException":
+        return Response(result.payload, status=400, headers={**headers, "x-amzn-ErrorType": result.error_type})
+    if not result.ok:
+        headers["X-Amz-Function-Error"] = "Unhandled"
+    if request.headers.get("X-Amz-Log-Type") == "Tail":
+        tail = result.logs.encode()[-4096:]
+        headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+    return Response(result.payload, status=200, headers=headers)
+
+
+def install(server) -> None:
+    global _runtime
+    _runtime = Runtime(server)
+    server.route("POST", r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$", _invoke_route)
+    server.on_stop(_runtime.shutdown)

@@ -1,0 +1,155 @@
+"""One warm Lambda "container": a subprocess that imports a function's handler once and runs it per invocation.
+
+Started by `ext/lambda_runtime.py` as `python lambda_worker.py <task_root> <module.handler>`
+with the function's environment. It imports only the standard library itself (the handler
+brings boto3 as AWS's runtime does), so it can run as a plain script without the kit.
+
+Wire (on a private copy of the original stdout; the handler's own stdout/stderr and logging
+are captured per invocation and returned as log text):
+  request : one JSON line {"request_id", "event" (JSON text), "deadline_ms", "function_arn", ...}
+  response: one JSON line {"ok", "payload" (JSON text) | "error": {errorType, errorMessage, ...}, "logs"}
+The first response line, sent before any request, is {"ready": true} once start-up is done.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+
+class _Context:
+    """The `context` object AWS passes to a Python handler (the attributes handlers use)."""
+
+    def __init__(self, req: dict):
+        self.aws_request_id = req["request_id"]
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = req.get("function_arn", "")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = req["deadline_ms"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+class _Capture(io.TextIOBase):
+    """sys.stdout / sys.stderr during an invocation: collects what the handler prints."""
+
+    def __init__(self):
+        self.buffer_text: list[str] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.buffer_text.append(s)
+        return len(s)
+
+    def take(self) -> str:
+        text = "".join(self.buffer_text)
+        self.buffer_text.clear()
+        return text
+
+
+class _LambdaFormatter(logging.Formatter):
+    """AWS's Python runtime log line: [LEVEL]\\ttimestamp\\trequest id\\tmessage."""
+
+    request_id = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        return f"[{record.levelname}]\t{stamp}\t{self.request_id}\t{record.getMessage()}"
+
+
+def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict:
+    frames = traceback.extract_tb(exc.__traceback__)
+    stack = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line or ""}\n' for f in frames]
+    return {"errorType": error_type or type(exc).__name__, "errorMessage": message if message is not None else str(exc),
+            "stackTrace": stack}
+
+
+def _load(handler_spec: str):
+    """Import the handler like AWS's runtime; a failure is an error dict returned at each invoke."""
+    module_name, _, function_name = handler_spec.rpartition(".")
+    if not module_name:
+        return None, {"errorType": "Runtime.MalformedHandlerName",
+                      "errorMessage": f"Bad handler '{handler_spec}': not enough values to unpack (expected 2, got 1)",
+                      "stackTrace": []}
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except SyntaxError as exc:
+        where = f"({os.path.basename(exc.filename or module_name)}, line {exc.lineno})"
+        return None, _error(exc, "Runtime.UserCodeSyntaxError",
+                            f"Syntax error in module '{module_name}': {exc.msg} {where}")
+    except ImportError as exc:
+        return None, _error(exc, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+    except Exception as exc:  # an exception raised at import time (init error)
+        return None, _error(exc)
+    fn = getattr(module, function_name, None)
+    if fn is None:
+        return None, {"errorType": "Runtime.HandlerNotFound",
+                      "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'", "stackTrace": []}
+    return fn, None
+
+
+def main(argv: list[str]) -> int:
+    task_root, handler_spec = argv[1], argv[2]
+    wire = os.fdopen(os.dup(1), "w", buffering=1)  # the protocol channel
+    os.dup2(2, 1)  # stray fd-level writes go to stderr, never into the protocol
+    inbox = sys.stdin
+    capture = _Capture()
+    sys.stdout = sys.stderr = capture
+    formatter = _LambdaFormatter()
+    handler_out = logging.StreamHandler(capture)
+    handler_out.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler_out]
+    root.setLevel(logging.WARNING if os.environ.get("AWS_LAMBDA_LOG_LEVEL") is None else os.environ["AWS_LAMBDA_LOG_LEVEL"])
+    os.chdir(task_root)
+    sys.path.insert(0, task_root)
+    fn, init_error = _load(handler_spec)
+    init_logs = capture.take()
+    wire.write(json.dumps({"ready": True, "init_logs": init_logs}) + "\n")
+    while True:
+        line = inbox.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        formatter.request_id = req["request_id"]
+        if init_error is not None:
+            wire.write(json.dumps({"ok": False, "error": init_error, "logs": ""}) + "\n")
+            continue
+        reply: dict
+        try:
+            event = json.loads(req["event"]) if req["event"] else {}
+            result = fn(event, _Context(req))
+            try:
+                payload = json.dumps(result)
+            except (TypeError, ValueError) as exc:
+                reply = {"ok": False, "error": {"errorType": "Runtime.MarshalError",
+                                                "errorMessage": f"Unable to marshal response: {exc}", "stackTrace": []}}
+            else:
+                reply = {"ok": True, "payload": payload}
+        except Exception as exc:
+            reply = {"ok": False, "error": _error(exc)}
+            print(f"[ERROR] {reply['error']['errorType']}: {reply['error']['errorMessage']}", file=capture)
+            print("".join(traceback.format_exception(exc)).rstrip(), file=capture)
+        reply["logs"] = capture.take()
+        wire.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
