@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        server = LocalAWS(port=args.port).start()
+        server = LocalAWS(port=args.port, quiet=False).start()
     except PortBusy as exc:
         print(exc, file=sys.stderr, flush=True)
         return 2

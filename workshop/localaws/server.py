@@ -99,7 +99,7 @@ class _Dispatcher:
         self.server = server
 
     def __call__(self, environ, start_response):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1) if _has_body(environ) else b""
+        body = _read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         request = Request(environ, shallow=False)
@@ -141,14 +141,20 @@ class _Dispatcher:
         return chunks
 
 
-def _has_body(environ) -> bool:
-    return bool(environ.get("CONTENT_LENGTH")) or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+def _read_body(environ) -> bytes:
+    """The whole request body: Content-Length bytes, or a chunked stream to its end."""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
+        return environ["wsgi.input"].read()
+    return b""
 
 
 class LocalAWS:
     """moto's server with the fidelity layer, on loopback, in a thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, extensions: bool = True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, extensions: bool = True, quiet: bool = True):
         self.host = host
         self.requested_port = port
         self._routes: list[_Route] = []
@@ -158,6 +164,7 @@ class LocalAWS:
         self._server = None
         self._thread: threading.Thread | None = None
         self._load_extensions = extensions
+        self.quiet = quiet  # embedded in a notebook: no request errors on the cell's stderr
         self._on_stop: list[Callable[[], None]] = []
         self.extensions: list[str] = []
         self.started_at = time.time()
@@ -194,12 +201,9 @@ class LocalAWS:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "LocalAWS":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL if self.quiet else logging.ERROR)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        if self._load_extensions:
-            self._install_extensions()
-        app = _Dispatcher(DomainDispatcherApplication(create_backend_app), self)
         # Bind here, in the caller's thread, so a busy port raises (werkzeug would print and exit).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -209,6 +213,13 @@ class LocalAWS:
             sock.close()
             raise PortBusy(self.host, self.requested_port) from None
         self._socket = sock
+        try:
+            if self._load_extensions:
+                self._install_extensions()
+        except BaseException:
+            sock.close()
+            raise
+        app = _Dispatcher(DomainDispatcherApplication(create_backend_app), self)
         self._server = make_server(self.host, sock.getsockname()[1], app, threaded=True,
                                    request_handler=MotoRequestHandler, fd=sock.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)

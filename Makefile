@@ -1,0 +1,64 @@
+# Scale, baby, scale! — the targets a newcomer needs.
+#   make course   set up, then run the whole course headless (build/report.html)
+#   make test     set up, then run the test suite (notebooks included)
+#   make lab      set up, then JupyterLab on notebooks/ with a local AWS running
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: course test lab setup graphviz sync diagrams bench clean pin help
+
+help:
+	@sed -n '2,5p' Makefile | sed 's/^# *//'
+
+course: setup
+	$(BIN)/workshop run --jobs $(JOBS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lab: setup
+	$(BIN)/workshop lab
+
+setup: $(STAMP) graphviz
+
+# The virtual environment, installed from the pinned versions (constraints.txt).
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "Python 3.10 or newer is needed ($(PYTHON) is older): install it, or run make PYTHON=python3.12"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "could not create $(VENV): on Debian/Ubuntu run: sudo apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+# Graphviz's `dot` draws the diagrams: installed from Debian's packages when run as root.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Graphviz (Debian's graphviz package)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's 'dot' is missing. Install it, then run make again:"; \
+	    echo "  sudo apt-get install graphviz   |   brew install graphviz   |   conda install -c conda-forge graphviz"; \
+	    exit 1; \
+	  fi; }
+
+sync: setup            ## regenerate notebooks/ from solutions/
+	$(BIN)/workshop sync
+
+diagrams: setup        ## re-render diagrams/ from the stage descriptions
+	$(BIN)/workshop diagrams
+
+bench: setup           ## the course and pipeline benchmarks (printed figures)
+	$(BIN)/python benchmarks/course.py
+
+pin:                   ## record the exact versions installed in .venv
+	{ echo "# Exact versions the kit is tested with (pip install -c constraints.txt -e .[test]). Regenerate: make pin"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^workshop'; } > constraints.txt
+
+clean:
+	rm -rf build .pytest_cache
