@@ -190,7 +190,7 @@ def _three_lines(name: str, exc, dest: Path) -> str:
 
 
 class _local_aws_for_run:
-    """Use the running local AWS, or start one in this process for the run's kernels."""
+    """Use the running local AWS, or start one (its own process) for the run's kernels."""
 
     def __init__(self, target: str | None):
         self.target = target
@@ -210,10 +210,14 @@ class _local_aws_for_run:
         if state:
             self._set("WORKSHOP_ENDPOINT", state["endpoint"])
             return self
-        from .localaws.server import LocalAWS
+        import tempfile
 
-        self.server = LocalAWS(port=0).start()
-        self._set("WORKSHOP_ENDPOINT", self.server.endpoint)
+        from .localaws import process
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="workshop-run-")
+        tmp = Path(self.tmp.name)
+        self.server, state = process.spawn(0, tmp / "state.json", tmp / "local-aws.log")
+        self._set("WORKSHOP_ENDPOINT", state["endpoint"])
         return self
 
     def _set(self, key: str, value: str) -> None:
@@ -222,7 +226,10 @@ class _local_aws_for_run:
 
     def __exit__(self, *exc):
         if self.server is not None:
-            self.server.stop()
+            from .localaws import process
+
+            process.stop(self.server)
+            self.tmp.cleanup()
         for key, value in self.saved.items():
             if value is None:
                 os.environ.pop(key, None)

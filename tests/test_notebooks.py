@@ -1,0 +1,133 @@
+"""The course end to end: every notebook runs headless, alone, twice, and as the learner gets it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from workshop import config, exercises, inventory, runner, stages
+from workshop.localaws.server import LocalAWS
+
+pytestmark = pytest.mark.notebooks
+
+SOLUTION_NOTEBOOKS = sorted(exercises.SOLUTIONS.glob("*.ipynb"))
+
+
+@pytest.fixture
+def private_aws(monkeypatch):
+    """A fresh local AWS for one test, so resource counts are this test's alone."""
+    server = LocalAWS(port=0).start()
+    monkeypatch.setenv("WORKSHOP_ENDPOINT", server.endpoint)
+    yield server
+    server.stop()
+
+
+def _tracked_notebooks():
+    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=config.ROOT, capture_output=True, text=True)
+    return [config.ROOT / line for line in out.stdout.split()] if out.returncode == 0 else []
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_course_conventions(path):
+    """NN_slug name of a registered stage, a title, one `parameters` cell with run_id/target/region, no input()."""
+    stage = stages.get(path.name[:2])
+    assert stage.notebook == path.name
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {path.name[:2]}")
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    declared = runner.declared_parameters(path)
+    assert {"run_id", "target", "region"} <= set(declared)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "input(" not in code and "boto3.client(" not in code
+
+
+def test_committed_notebooks_have_no_outputs():
+    """Every notebook in git is stored without outputs or execution counts."""
+    for path in _tracked_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs: clear them"
+
+
+def test_whole_course_runs_complete_in_parallel(private_aws, tmp_path):
+    """`make course`'s run: every solution notebook passes with --jobs 2 and the report says so."""
+    results = runner.run_course(None, jobs=2, build=tmp_path, progress=False)
+    failed = [r.error for r in results if r.status != "passed"]
+    assert not failed, "\n".join(failed)
+    assert {r.notebook for r in results} == {p.name for p in SOLUTION_NOTEBOOKS}
+    report = (tmp_path / "report.html").read_text()
+    assert f"{len(results)} of {len(results)} notebooks passed" in report
+    for r in results:
+        assert (tmp_path / r.notebook).exists()
+        stage = stages.get(r.stage)
+        if stage.architecture is not None:
+            assert r.images, f"{r.notebook} drew no diagram"
+
+
+def test_course_run_twice_creates_nothing_twice(private_aws, tmp_path):
+    """Running every notebook again in the same run creates no new resource."""
+    runner.run_course(None, jobs=1, build=tmp_path / "first", progress=False, report=False)
+    first = inventory.course_resources()
+    results = runner.run_course(None, jobs=1, build=tmp_path / "second", progress=False, report=False)
+    assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
+    second = inventory.course_resources()
+    assert {(r.kind, r.name) for r in second} == {(r.kind, r.name) for r in first}
+
+
+def test_learner_notebooks_run_and_explain_unsolved_exercises(private_aws, tmp_path):
+    """The learner's notebooks (answers stubbed) run to the end; each unsolved check says what is wrong and a hint."""
+    results = runner.run_course(None, jobs=2, source=exercises.NOTEBOOKS, build=tmp_path, progress=False)
+    assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
+    for r in results:
+        nb = nbformat.read(tmp_path / r.notebook, as_version=4)
+        checked = [c for c in nb.cells if c.cell_type == "code" and re.search(r"\bcheck\(\s*[\"']", c.source)]
+        for cell in checked:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert "✗" in text and "Hint:" in text, f"{r.notebook}: no friendly message in\n{cell.source}"
+            assert not any(o.output_type == "error" for o in cell.outputs)
+
+
+def _cli(args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "workshop", *args], cwd=config.ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _offline_env(tmp_path, **extra):
+    """Real-looking credentials, and every non-loopback connection sent to a dead proxy."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKSHOP_", "AWS_"))}
+    env.update(
+        WORKSHOP_HOME=str(tmp_path / "home"),
+        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_PROFILE="default", AWS_DEFAULT_REGION="eu-west-1",
+        HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost",
+    )
+    env.update(extra)
+    return env
+
+
+def test_first_stages_run_offline_with_real_looking_credentials(tmp_path):
+    """`workshop run 0 1` passes with real-looking keys exported and nothing reachable but loopback."""
+    wanted = [n for n in ("0", "1") if (exercises.SOLUTIONS / stages.get(n).notebook).exists()]
+    proc = _cli(["run", *wanted, "--no-progress", "--build", str(tmp_path / "b")], _offline_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(wanted)} passed, 0 failed" in proc.stdout
+
+
+def test_real_account_without_confirmation_refuses_and_creates_nothing(tmp_path):
+    """WORKSHOP_TARGET=aws without WORKSHOP_AWS_ACCOUNT exits non-zero with the opt-in message."""
+    proc = _cli(["run", "0", "--no-progress", "--build", str(tmp_path / "b")], _offline_env(tmp_path, WORKSHOP_TARGET="aws"))
+    assert proc.returncode != 0
+    assert "WORKSHOP_AWS_ACCOUNT" in proc.stdout + proc.stderr
+    executed = tmp_path / "b" / "00_welcome.ipynb"
+    if executed.exists():  # the notebook stopped at its set-up cell, before any AWS call
+        nb = json.loads(executed.read_text())
+        ran = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
+        assert len(ran) <= 3
