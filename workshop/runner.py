@@ -111,7 +111,10 @@ def run_course(
     jobs = max(1, min(jobs, len(selected)))
     base_run = str(params.get("run_id") or config.run_id())
     build.mkdir(parents=True, exist_ok=True)
-    with _local_aws_for_run(target):
+    import tempfile
+
+    sockets = tempfile.TemporaryDirectory(prefix="workshop-kernels-")
+    with _local_aws_for_run(target), sockets:
         results = [NotebookResult(s.number, s.notebook) for s in selected]
         bar = _progress(len(results), progress)
         lock = threading.Lock()
@@ -122,7 +125,7 @@ def run_course(
             if jobs > 1 and "run_id" in declared_parameters(source / stage.notebook):
                 nb_params["run_id"] = f"{base_run}-s{stage.number:02d}"[:20]
             result.run_id = str(nb_params.get("run_id", base_run))
-            _execute(source / stage.notebook, build / stage.notebook, nb_params, result)
+            _execute(source / stage.notebook, build / stage.notebook, nb_params, result, Path(sockets.name))
             with lock:
                 bar.update(1)
                 bar.set_postfix_str(f"{stage.notebook} {result.status}")
@@ -144,7 +147,7 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="course", unit="nb", disable=not enabled, leave=True)
 
 
-def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult) -> None:
+def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, sockets: Path) -> None:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -154,7 +157,7 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult) ->
     try:
         papermill.execute_notebook(
             str(src), str(dest), parameters=parameters, cwd=str(NOTEBOOKS if NOTEBOOKS.exists() else src.parent),
-            progress_bar=False, log_output=False, kernel_name="python3",
+            progress_bar=False, log_output=False, kernel_name="python3", config=_kernel_config(sockets),
         )
         result.status = "passed"
     except PapermillExecutionError as exc:
@@ -174,6 +177,18 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult) ->
                 png = out.get("data", {}).get("image/png")
                 if png:
                     result.images.append(png if isinstance(png, str) else "".join(png))
+
+
+def _kernel_config(sockets: Path):
+    """Kernels talk over local sockets (IPC) in a private folder: no TCP port, no 'unencrypted' warning."""
+    import uuid
+
+    from traitlets.config import Config
+
+    c = Config()
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(sockets / f"kernel-{uuid.uuid4().hex[:8]}")
+    return c
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
