@@ -82,3 +82,23 @@ class _FakeSession:
                 return {"Account": account}
 
         return _Sts()
+
+
+def test_expired_credentials_say_what_to_refresh(monkeypatch):
+    """Expired credentials on the aws target give one line naming the profile and how to refresh."""
+    from botocore.exceptions import ClientError
+
+    class _Expired(_FakeSession):
+        def client(self, service, **kwargs):
+            class _Sts:
+                def get_caller_identity(self):
+                    raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "GetCallerIdentity")
+
+            return _Sts()
+
+    monkeypatch.setenv("WORKSHOP_TARGET", "aws")
+    monkeypatch.setenv("WORKSHOP_AWS_ACCOUNT", "111122223333")
+    monkeypatch.setenv("AWS_PROFILE", "course")
+    monkeypatch.setattr("boto3.Session", lambda **kw: _Expired("x"))
+    with pytest.raises(NotOptedIn, match=r"credentials for profile course are expired or invalid \(ExpiredToken\); refresh"):
+        aws.client("ec2")

@@ -32,6 +32,9 @@ _LOCAL_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_
 _verified_accounts: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
+_BAD_CREDENTIALS = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
+                    "UnrecognizedClientException", "SignatureDoesNotMatch"}
+
 OPT_IN_HELP = (
     "set WORKSHOP_TARGET=aws and WORKSHOP_AWS_ACCOUNT=<your 12-digit account id> to opt in "
     "(see README, 'Running on your own AWS account')"
@@ -131,8 +134,18 @@ def _require_opt_in(s: config.Settings) -> None:
         actual = sts.get_caller_identity()["Account"]
     except (NoCredentialsError, ProfileNotFound) as exc:
         raise NotOptedIn(f"no usable AWS credentials ({exc}); set AWS_PROFILE or run 'aws configure'") from None
-    except (EndpointConnectionError, ClientError) as exc:
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _BAD_CREDENTIALS:
+            profile = os.environ.get("AWS_PROFILE")
+            whose = f" for profile {profile}" if profile else ""
+            raise NotOptedIn(
+                f"your AWS credentials{whose} are expired or invalid ({code}); refresh them "
+                "(aws sso login, or new AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+            ) from None
         raise NotOptedIn(f"could not confirm the AWS account with STS: {exc}") from None
+    except EndpointConnectionError as exc:
+        raise NotOptedIn(f"could not reach AWS STS to confirm the account: {exc}") from None
     if actual != wanted:
         raise NotOptedIn(
             f"WORKSHOP_AWS_ACCOUNT={wanted} but your credentials are for account {actual}; "

@@ -1,0 +1,165 @@
+"""The workload, as named assumptions: each with a default, a unit, a valid range and a source.
+
+`defaults()` gives them all; `make(overrides)` checks every override and raises a BadInput
+that names the assumption and its valid range. "Kit default" marks a figure the kit chose
+as a rule of thumb (change it in the notebook or with the widgets); quotas are AWS's
+published defaults, with the page they come from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from ..errors import BadInput
+
+
+@dataclass(frozen=True)
+class Assumption:
+    name: str
+    default: float
+    unit: str
+    low: float
+    high: float
+    source: str
+    label: str
+    low_open: bool = False  # the low end itself is invalid (e.g. a capacity of 0)
+    group: str = "workload"
+
+
+A = Assumption
+_ALL: tuple[Assumption, ...] = (
+    # --- workload ---------------------------------------------------------------------------
+    A("active_share", 0.05, "share of users", 0.0, 1.0,
+      "kit default: 1 user in 20 active in the peak minute (consumer web/mobile rule of thumb)",
+      "users active at peak", low_open=True),
+    A("page_requests_per_min", 10.0, "requests / active user / min", 0.0, 10_000.0,
+      "kit default: 2 page views a minute, each page 1 dynamic + 4 static requests",
+      "requests per active user per minute"),
+    A("static_share", 0.8, "share of requests", 0.0, 1.0,
+      "HTTP Archive Web Almanac: most requests a page makes are images, CSS, JS (kit rounds to 80%)",
+      "static share of requests"),
+    A("events_per_min", 0.5, "events / active user / min", 0.0, 10_000.0,
+      "kit default: one analytics event every two minutes per active user (the talk's demo POSTs /prod/logger)",
+      "events per active user per minute"),
+    A("db_queries_per_request", 5.0, "queries / dynamic request", 0.0, 1_000.0,
+      "kit default: a typical page reads a handful of rows", "database queries per dynamic request"),
+    A("read_share", 0.9, "share of queries", 0.0, 1.0,
+      "kit default: 9 reads per write, a read-heavy web app (why the talk adds read replicas)",
+      "read share of queries (read/write ratio)"),
+    A("session_queries_per_request", 2.0, "queries / dynamic request", 0.0, 100.0,
+      "kit default: read and update the session row, on each dynamic request",
+      "session queries per dynamic request"),
+    # --- offload ---------------------------------------------------------------------------
+    A("cache_hit_ratio", 0.9, "share of reads", 0.0, 1.0,
+      "kit default: a warm ElastiCache in front of hot rows (slides 12-17)", "cache hit ratio", group="offload"),
+    A("cache_mb_per_active_user", 0.02, "MB of cache / active user", 0.0, 1_000.0,
+      "kit default: ~20 KB of hot rows and page fragments per active user; "
+      "beyond the cache's memory the hit ratio falls",
+      "cache working set per active user", group="offload"),
+    A("cached_request_cost", 0.2, "share of a dynamic request's CPU", 0.0, 1.0,
+      "kit default: a page built from cached data skips most query and render work",
+      "web CPU of a cache-served request", group="offload"),
+    A("cdn_static_hit_ratio", 0.95, "share of static requests", 0.0, 1.0,
+      "kit default: CloudFront serves static objects from its edge; misses go to S3",
+      "CloudFront hit ratio, static", group="offload"),
+    A("cdn_dynamic_hit_ratio", 0.5, "share of dynamic requests", 0.0, 1.0,
+      "kit default: short-TTL caching of dynamic pages at the edge (slide 17)",
+      "CloudFront hit ratio, dynamic", group="offload"),
+    # --- servers -----------------------------------------------------------------------------
+    A("web_requests_per_vcpu", 20.0, "dynamic requests / s / vCPU", 0.0, 100_000.0,
+      "kit default: an interpreted web app (PHP, Ruby, Python) at 100% of one vCPU",
+      "web: dynamic requests per vCPU per second", low_open=True, group="servers"),
+    A("static_request_cost", 0.25, "share of a dynamic request's CPU", 0.0, 1.0,
+      "kit default: a static file served by the app's web server", "web CPU of a static request", group="servers"),
+    A("event_request_cost", 0.05, "share of a dynamic request's CPU", 0.0, 1.0,
+      "kit default: a small POST and one insert", "web CPU of an event POST", group="servers"),
+    A("db_reads_per_vcpu", 1_000.0, "queries / s / vCPU", 0.0, 1_000_000.0,
+      "kit default: indexed single-row reads on MySQL/PostgreSQL at 100% of one vCPU",
+      "database: reads per vCPU per second", low_open=True, group="servers"),
+    A("db_writes_per_vcpu", 500.0, "queries / s / vCPU", 0.0, 1_000_000.0,
+      "kit default: single-row writes, half the read rate (redo log, replication)",
+      "database: writes per vCPU per second", low_open=True, group="servers"),
+    A("cache_ops_per_vcpu", 25_000.0, "operations / s / vCPU", 0.0, 10_000_000.0,
+      "kit default: a quarter of redis-benchmark's ~100,000 GET/s per core (redis.io benchmarks)",
+      "cache: operations per vCPU per second", low_open=True, group="servers"),
+    A("target_utilisation", 0.7, "share of CPU", 0.0, 1.0,
+      "kit default: keep 30% headroom (Auto Scaling target tracking examples use 40-70% CPU)",
+      "servers: highest sustainable CPU", low_open=True, group="servers"),
+    # --- managed services (AWS default quotas) -------------------------------------------------
+    A("cloudfront_rps", 250_000.0, "requests / s / distribution", 0.0, 1e9,
+      "AWS CloudFront quotas: request rate per distribution 250,000 rps"
+      " (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html)",
+      "CloudFront requests per second", low_open=True, group="quotas"),
+    A("api_gateway_rps", 10_000.0, "requests / s / account-region", 0.0, 1e9,
+      "AWS API Gateway quotas: throttle 10,000 rps per account per Region"
+      " (docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)",
+      "API Gateway requests per second", low_open=True, group="quotas"),
+    A("lambda_concurrency", 1_000.0, "concurrent executions", 0.0, 1e8,
+      "AWS Lambda quotas: 1,000 concurrent executions per Region by default"
+      " (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)",
+      "Lambda concurrency", low_open=True, group="quotas"),
+    A("lambda_duration_ms", 50.0, "ms / invocation", 0.0, 900_000.0,
+      "kit default: one put_item per invocation; 900,000 ms is Lambda's 15-minute maximum timeout",
+      "Lambda duration", low_open=True, group="quotas"),
+    A("dynamodb_table_capacity", 40_000.0, "capacity units / s / table", 0.0, 1e9,
+      "AWS DynamoDB quotas: 40,000 read and 40,000 write units per table by default"
+      " (docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)",
+      "DynamoDB capacity per table", low_open=True, group="quotas"),
+    A("firehose_records_per_s", 500_000.0, "records / s / stream", 0.0, 1e9,
+      "AWS Firehose quotas: Direct PUT 500,000 records/s in us-east-1, us-west-2, eu-west-1"
+      " (docs.aws.amazon.com/firehose/latest/dev/limits.html)",
+      "Firehose records per second", low_open=True, group="quotas"),
+)
+del A
+
+BY_NAME: Mapping[str, Assumption] = MappingProxyType({a.name: a for a in _ALL})
+
+
+def all_assumptions() -> tuple[Assumption, ...]:
+    return _ALL
+
+
+def defaults() -> dict[str, float]:
+    return {a.name: a.default for a in _ALL}
+
+
+def problem(name: str, value) -> str | None:
+    """None if `value` is valid for the assumption `name`, else a one-line reason."""
+    a = BY_NAME.get(name)
+    if a is None:
+        return f"unknown assumption {name!r}; known: {', '.join(BY_NAME)}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{name} must be a number ({a.unit}), not {value!r}"
+    v = float(value)
+    if v != v:
+        return f"{name} must be a number ({a.unit}), not NaN"
+    if v < a.low or (a.low_open and v == a.low):
+        side = "above" if a.low_open else "at least"
+        return f"{name} = {value:g} is out of range: it must be {side} {a.low:g} ({a.unit}), up to {a.high:g}"
+    if v > a.high:
+        return f"{name} = {value:g} is out of range: it must be at most {a.high:g} ({a.unit})"
+    return None
+
+
+def make(overrides: Mapping[str, float] | None = None, base: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Defaults (or `base`) with `overrides` applied; a BadInput names the first invalid one and why."""
+    values = dict(base) if base is not None else defaults()
+    for name, value in (overrides or {}).items():
+        reason = problem(name, value)
+        if reason:
+            raise BadInput(reason)
+        values[name] = float(value)
+    return values
+
+
+def table(values: Mapping[str, float] | None = None) -> list[dict]:
+    """Rows (name, value, unit, range, source) for the notebook's assumptions table."""
+    values = values or defaults()
+    rows = []
+    for a in _ALL:
+        lo = "(" if a.low_open else "["
+        rows.append({"name": a.name, "value": values[a.name], "unit": a.unit,
+                     "range": f"{lo}{a.low:g}, {a.high:g}]", "source": a.source})
+    return rows

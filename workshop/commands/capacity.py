@@ -1,0 +1,95 @@
+"""workshop capacity: how many users a stage (or what is live now) serves, and what breaks first."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import BadInput
+
+NAME = "capacity"
+HELP = "how many users a stage's architecture serves, its bottleneck, and per-tier utilisation"
+
+
+def add_arguments(parser):
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stage", metavar="N", help="build stage N on a private local AWS and measure it")
+    which.add_argument("--live", action="store_true",
+                       help="measure what run WORKSHOP_RUN_ID (default 'demo') has on the current target (default)")
+    parser.add_argument("--users", type=float, default=None, metavar="U",
+                        help="show per-tier utilisation at U users (default: at the maximum)")
+    parser.add_argument("--az-down", action="store_true", help="as if the worst Availability Zone were lost")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="change an assumption, e.g. --set cache_hit_ratio=0.8 (repeatable)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _overrides(pairs: list[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"--set takes NAME=VALUE, not {pair!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise BadInput(f"--set {name.strip()}: {value!r} is not a number") from None
+    return out
+
+
+def stage_topology(number, region: str = "us-east-1"):
+    """Build stage `number` (and what it stands on) on a private local AWS; return its Topology."""
+    from ..capacity import course
+
+    return course.stage_topology(number, region)
+
+
+def live_topology():
+    from .. import config, topology
+
+    run_id = config.run_id()  # WORKSHOP_RUN_ID, else the notebooks' default "demo"
+    topo = topology.read(run_id)
+    if topo.is_empty:
+        from ..capacity import NOTHING_YET
+
+        raise BadInput(f"{NOTHING_YET} (run {run_id!r} on the {config.settings().target} target)")
+    return topo
+
+
+def measure(stage=None, users=None, az_down=False, overrides=None) -> dict:
+    from .. import capacity
+
+    topo = stage_topology(stage) if stage is not None else live_topology()
+    p = capacity.plan(topo, overrides or None, az_down)
+    at = p.max_users if users is None else users
+    doc = p.at(at).as_dict()
+    doc["source"] = f"stage {stage}" if stage is not None else "live"
+    doc["summary"] = capacity.describe(p.at(at))
+    return doc
+
+
+def table(doc: dict) -> str:
+    rows = [("tier", "max users", f"use at {doc['users']:,.0f} users")]
+    for t in doc["tiers"]:
+        mu = "unlimited" if t["max_users"] is None else f"{t['max_users']:,}"
+        rows.append((t["label"], mu, f"{100 * t['utilisation']:.0f}%"))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = [f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    head = f"{doc['source']}: {doc['summary']}"
+    if doc.get("az_down"):
+        head += f" (with {doc['lost_az']} down)"
+    return head + "\n" + "\n".join(lines)
+
+
+def run(args) -> int:
+    if args.users is not None and args.users < 0:
+        raise BadInput(f"--users must be 0 or more, not {args.users:g}")
+    overrides = _overrides(args.set)
+    if overrides:
+        from ..capacity import assumptions
+
+        assumptions.make(overrides)  # says which assumption is wrong before anything is built
+    doc = measure(args.stage, args.users, args.az_down, overrides)
+    print(json.dumps(doc, indent=2) if args.json else table(doc))
+    return 0
