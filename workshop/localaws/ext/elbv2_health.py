@@ -1,0 +1,76 @@
+"""ELBv2 target health that follows the instances' state, as AWS reports it.
+
+moto 5.2.5 reports any registered target `healthy` unless its instance is stopped: an id
+with no instance behind it, an instance still pending, one shutting down or terminated
+by Auto Scaling (which bypasses EC2's TerminateInstances hook) all show `healthy`.
+With this extension, for instance targets:
+
+| instance state           | state reported | reason                          |
+|--------------------------|----------------|---------------------------------|
+| running                  | healthy        |                                 |
+| pending                  | initial        | Elb.RegistrationInProgress      |
+| stopping, stopped        | unused         | Target.InvalidState             |
+| shutting-down, terminated| draining, then the target leaves the group (AWS deregisters terminated instances) |
+| no such instance         | register_targets refused: InvalidTarget (as AWS documents for RegisterTargets) |
+
+State and reason codes are AWS's (ELBv2 API reference, TargetHealth). A health check
+that probes the web server over HTTP is out of scope: nothing listens on a local instance.
+"""
+
+from __future__ import annotations
+
+_PATCHED = "_workshop_health_follows_state"
+
+
+def _health_for(original):
+    def health_for(self, target, ec2_backend):
+        from moto.elbv2.models import FakeHealthStatus
+
+        registered = self.targets.get(target["Id"])
+        if registered is None or not registered["Id"].startswith("i-"):
+            return original(self, target, ec2_backend)
+        instance = ec2_backend.get_instance_by_id(registered["Id"])
+        port, check_port = registered["Port"], self.health_check_port
+        state = instance.state if instance is not None else "terminated"
+        if state in ("shutting-down", "terminated"):
+            self.targets.pop(registered["Id"], None)
+            self.terminated_targets[registered["Id"]] = registered
+            return FakeHealthStatus(registered["Id"], port, check_port, "draining",
+                                    "Target.DeregistrationInProgress", "Target deregistration is in progress")
+        if state == "pending":
+            return FakeHealthStatus(registered["Id"], port, check_port, "initial",
+                                    "Elb.RegistrationInProgress", "Target registration is in progress")
+        if state in ("stopping", "stopped"):
+            return FakeHealthStatus(registered["Id"], port, check_port, "unused",
+                                    "Target.InvalidState", f"Target is in the {state} state")
+        return FakeHealthStatus(registered["Id"], port, check_port, "healthy")
+
+    health_for.__dict__[_PATCHED] = True
+    return health_for
+
+
+def _register(original):
+    def register(self, targets):
+        from moto.elbv2.exceptions import InvalidTargetError
+
+        for target in targets:
+            if target["Id"].startswith("i-") and self.ec2_backend.get_instance_by_id(target["Id"]) is None:
+                raise InvalidTargetError()
+            instance = self.ec2_backend.get_instance_by_id(target["Id"]) if target["Id"].startswith("i-") else None
+            if instance is not None and instance.state in ("shutting-down", "terminated"):
+                raise InvalidTargetError()
+        original(self, targets)
+        for target in targets:
+            self.terminated_targets.pop(target["Id"], None)
+
+    register.__dict__[_PATCHED] = True
+    return register
+
+
+def install(server) -> None:
+    from moto.elbv2.models import FakeTargetGroup
+
+    if not getattr(FakeTargetGroup.health_for, _PATCHED, False):
+        FakeTargetGroup.health_for = _health_for(FakeTargetGroup.health_for)
+    if not getattr(FakeTargetGroup.register, _PATCHED, False):
+        FakeTargetGroup.register = _register(FakeTargetGroup.register)

@@ -1,0 +1,188 @@
+"""Stage 1, Day 1 (slides 3, 5): one EC2 instance runs the whole stack behind an Elastic IP.
+
+A VPC with one public subnet, a security group (HTTP/HTTPS from anywhere, SSH only from
+the learner's CIDR), one instance from the current Amazon Linux AMI with user data that
+installs the full stack, an Elastic IP, and a Route 53 zone whose `www` A record points
+at the Elastic IP. The checks resolve `www` with the kit's resolver and follow it to the
+instance: stop the instance and the site is down (one box, no failover).
+"""
+
+from __future__ import annotations
+
+from .. import topology
+from ..architecture import Architecture, Edge, Group, Node
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, dns, infra, register
+
+#: a documentation address (RFC 5737): replace it with your own address/32
+DEFAULT_SSH_CIDR = "198.51.100.7/32"
+INSTANCE_TYPE = "t2.micro"  # the talk's day-1 box (slide 4)
+WEB_PORTS = (80, 443)
+SG_DESCRIPTION = "web tier: HTTP/HTTPS from anywhere, SSH from the admin CIDR"
+
+#: what the day-1 box runs: web server, application runtime and database on one instance
+USER_DATA = """#!/bin/bash
+# Day 1: the whole stack on one box (web server, app runtime, database)
+dnf install -y nginx php-fpm php-mysqlnd mariadb105-server
+systemctl enable --now mariadb php-fpm nginx
+echo '<?php echo "Hello from day 1: " . gethostname();' > /usr/share/nginx/html/index.php
+"""
+
+
+def web_ingress(ssh_cidr: str) -> list[dict]:
+    """HTTP and HTTPS from anywhere, SSH only from `ssh_cidr`."""
+    anywhere = [{"CidrIp": "0.0.0.0/0", "Description": "the public web"}]
+    return [{"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": anywhere} for p in WEB_PORTS] + [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": ssh_cidr, "Description": "admin SSH"}]}]
+
+
+def build(ctx, ssh_cidr: str = DEFAULT_SSH_CIDR, instance_type: str = INSTANCE_TYPE) -> dict:
+    """Build day 1 idempotently; return the ids (vpc, subnet, sg, instance, eip, zone)."""
+    ssh_cidr = infra.validate_cidr(ssh_cidr)
+    infra.validate_instance_type(ctx, instance_type)
+    az = infra.availability_zones(ctx)[0]
+    ec2 = infra.client(ctx, "ec2")
+    vpc_id = infra.ensure_vpc(ctx)
+    subnet_id = infra.ensure_subnet(ctx, vpc_id, "public", 0, az)
+    sg_id = infra.ensure_security_group(ctx, vpc_id, "web", SG_DESCRIPTION, web_ingress(ssh_cidr))
+    instance = infra.find_instance(ctx, "web-a")
+    if instance is None:
+        instance = ec2.run_instances(
+            ImageId=infra.latest_ami(ctx), InstanceType=instance_type, MinCount=1, MaxCount=1,
+            SubnetId=subnet_id, SecurityGroupIds=[sg_id], UserData=USER_DATA,
+            TagSpecifications=infra.tag_spec(ctx, "instance", ctx.name("web-a"), role="full-stack")
+            + infra.tag_spec(ctx, "volume", ctx.name("web-a")),
+        )["Instances"][0]
+    infra.ensure_running(ctx, instance)
+    instance_id = instance["InstanceId"]
+    address = infra.find_address(ctx)
+    if address is None:
+        address = ec2.allocate_address(Domain="vpc",
+                                       TagSpecifications=infra.tag_spec(ctx, "elastic-ip", ctx.name("eip")))
+    if address.get("InstanceId") != instance_id:
+        ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=instance_id)
+    zone_id = infra.ensure_zone(ctx)
+    if infra.record(ctx, zone_id, infra.www(ctx)) is None:  # later stages may point www elsewhere: keep theirs
+        infra.client(ctx, "route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {"Name": infra.www(ctx), "Type": "A", "TTL": 60,
+                                                      "ResourceRecords": [{"Value": address["PublicIp"]}]}}]})
+    return {"vpc": vpc_id, "subnet": subnet_id, "sg": sg_id, "instance": instance_id,
+            "eip": address["PublicIp"], "zone": zone_id}
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+def _dns(ctx) -> CheckResult:
+    address = infra.find_address(ctx)
+    if address is None:
+        return CheckResult("dns", False, f"no Elastic IP named {ctx.name('eip')}: run the Elastic IP cell")
+    answer = dns.resolve(ctx, infra.www(ctx))
+    if answer is None:
+        return CheckResult("dns", False, f"{infra.www(ctx)} has no record in the zone {infra.domain(ctx)}: "
+                                         "run the Route 53 cell")
+    if answer.addresses != [address["PublicIp"]]:
+        return CheckResult("dns", False, f"expected {infra.www(ctx)} -> {address['PublicIp']} (the Elastic IP), "
+                                         f"found {answer}; UPSERT the A record")
+    return CheckResult("dns", True, f"{answer} (the Elastic IP)")
+
+
+def site_status(ctx) -> CheckResult:
+    """Follow www -> Elastic IP -> instance: up only if that instance runs and admits HTTP."""
+    answer = dns.resolve(ctx, infra.www(ctx))
+    if answer is not None and answer.alias:
+        return CheckResult("site", False, f"{infra.www(ctx)} no longer leads to the day-1 box: it is an alias of "
+                                          f"{answer.alias} (a later stage moved it); UPSERT the A record to restore day 1")
+    if answer is None or not answer.addresses:
+        return CheckResult("site", False, f"the site is down: {infra.www(ctx)} resolves to no address")
+    ip = answer.addresses[0]
+    found = infra.client(ctx, "ec2").describe_addresses(Filters=[{"Name": "public-ip", "Values": [ip]}])["Addresses"]
+    if not found or not found[0].get("InstanceId"):
+        return CheckResult("site", False,
+                           f"the site is down: {ip} is attached to no instance; associate the Elastic IP")
+    instance_id = found[0]["InstanceId"]
+    instance = infra.client(ctx, "ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    state = instance["State"]["Name"]
+    if state != "running":
+        return CheckResult("site", False, f"the site is down: {infra.www(ctx)} -> {ip} -> {instance_id} is {state}; "
+                                          "one box, no failover (start it: ec2.start_instances)")
+    ports = {port for g in instance["SecurityGroups"] for port, src in infra.open_ports(ctx, g["GroupId"])
+             if src == "0.0.0.0/0"}
+    if 80 not in ports:
+        return CheckResult("site", False, f"the site is unreachable: {instance_id} is running but its security group "
+                                          "does not admit HTTP (port 80) from 0.0.0.0/0")
+    return CheckResult("site", True, f"up: {infra.www(ctx)} -> {ip} -> {instance_id} "
+                                     f"({instance['InstanceType']}, running, HTTP open)")
+
+
+def _ssh(ctx) -> CheckResult:
+    group_id = infra.find_security_group(ctx, "web")
+    if group_id is None:
+        return CheckResult("ssh", False, f"no security group {ctx.name('web')}: run the security group cell")
+    sources = [src for port, src in infra.open_ports(ctx, group_id) if port in (22, -1)]
+    if "0.0.0.0/0" in sources:
+        return CheckResult("ssh", False, "SSH (22) is open to 0.0.0.0/0: revoke it and admit only your address")
+    if not sources:
+        return CheckResult("ssh", False, "SSH (22) is admitted from nowhere: add your address/32 to manage the box")
+    return CheckResult("ssh", True, f"SSH only from {', '.join(sources)}")
+
+
+# --- the exercise -----------------------------------------------------------------------
+
+def _check_ingress(value, namespace) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(p, dict) for p in value):
+        return f"expected a list of IpPermissions dicts (HTTP and HTTPS from 0.0.0.0/0), found {value!r}"
+    open_to_all = set()
+    for p in value:
+        cidrs = {r.get("CidrIp") for r in p.get("IpRanges", [])}
+        if p.get("IpProtocol") != "tcp" or "0.0.0.0/0" not in cidrs:
+            continue
+        open_to_all.update(range(int(p.get("FromPort", -1)), int(p.get("ToPort", -2)) + 1))
+    if 22 in open_to_all:
+        return "expected SSH (22) closed to the world, found it open to 0.0.0.0/0 (SSH comes from ssh_cidr only)"
+    missing = [p for p in WEB_PORTS if p not in open_to_all]
+    if missing:
+        return f"expected tcp 80 and 443 open to 0.0.0.0/0, found {sorted(open_to_all & {80, 443}) or 'neither'} open"
+    extra = sorted(open_to_all - set(WEB_PORTS))
+    if extra:
+        return f"expected only 80 and 443 open to the world, found also {extra[:5]}"
+    return None
+
+
+register_exercise(Exercise(
+    "s01-web-ingress", 1, "web_ingress", _check_ingress,
+    "two IpPermissions: {'IpProtocol': 'tcp', 'FromPort': 80, 'ToPort': 80, "
+    "'IpRanges': [{'CidrIp': '0.0.0.0/0'}]} and the same for 443",
+))
+
+
+ARCHITECTURE = Architecture(
+    "Stage 1: day 1, one box",
+    nodes=(
+        Node("user", "user", "Users"),
+        Node("dns", "route53", "Route 53\nwww A record"),
+        Node("eip", "eip", "Elastic IP"),
+        Node("web", "ec2", "EC2 t2.micro\nweb + app + database", group=topology.az_group("A", topology.WEB_TIER)),
+    ),
+    groups=(Group(topology.az_group("A"), "Availability Zone A"),
+            Group(topology.az_group("A", topology.WEB_TIER), topology.WEB_TIER, parent=topology.az_group("A"))),
+    edges=(Edge("user", "dns", "DNS"), Edge("dns", "eip", "www"), Edge("eip", "web", "HTTP")),
+)
+
+STAGE = register(Stage(
+    number=1,
+    slug="day_one",
+    title="Day 1: one box",
+    slides="3, 5",
+    users="a few hundred to a few thousand depending on application complexity and traffic",
+    goal="Run the whole stack on one EC2 instance behind an Elastic IP and a Route 53 name, "
+         "and see its single point of failure.",
+    architecture=ARCHITECTURE,
+    builds_on=(),
+    checks=(
+        Check("dns", _dns, "www resolves (kit resolver over the zone's records) to the Elastic IP"),
+        Check("site", site_status, "www -> Elastic IP -> a running instance that admits HTTP"),
+        Check("ssh", _ssh, "SSH is admitted only from the learner's CIDR"),
+    ),
+    build=build,
+))

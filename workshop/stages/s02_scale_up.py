@@ -1,0 +1,161 @@
+"""Stage 2, scale up (slide 4): the same box, bigger: t2.micro -> m4.2xlarge -> c4.8xlarge.
+
+An instance's type changes only while it is stopped: stop, modify, start (the local AWS
+refuses a change on a running instance with IncorrectInstanceState, as AWS does). The
+Elastic IP stays attached and `www` keeps resolving to it, so users find the bigger box
+at the same address. The families table reads each type's vCPUs and memory from
+`describe_instance_types` (AWS's own data, the figures of the AWS "Amazon EC2 Instance
+Types" page, https://aws.amazon.com/ec2/instance-types/). The wall: c4.8xlarge is the
+largest size of its family; beyond it there is no bigger box, only more boxes.
+"""
+
+from __future__ import annotations
+
+from .. import topology
+from ..architecture import Architecture, Edge, Group, Node
+from ..errors import BadInput
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, infra, register, s01_day_one
+
+#: the talk's steps (slide 4)
+SIZES = ("t2.micro", "m4.2xlarge", "c4.8xlarge")
+RESIZE_STEPS = ["stop_instances", "modify_instance_attribute", "start_instances"]
+
+#: the families of slide 4, with one example type each; vCPUs and memory are read from
+#: describe_instance_types (source: AWS, "Amazon EC2 Instance Types",
+#: https://aws.amazon.com/ec2/instance-types/). PIOPS: AWS, "Amazon EBS volume types"
+#: (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html): io1 up to
+#: 64,000 IOPS per volume.
+FAMILIES = (
+    ("general purpose (balanced)", "m4.2xlarge", "the talk's first step up"),
+    ("compute optimised (high CPU)", "c4.8xlarge", "the talk's last step: the wall"),
+    ("memory optimised (high memory)", "r4.8xlarge", "large in-memory working sets"),
+    ("storage optimised (high I/O)", "i3.8xlarge", "local NVMe SSD, very high IOPS"),
+    ("dense storage (high storage)", "d2.8xlarge", "24 x 2 TB local HDD"),
+    ("EBS Provisioned IOPS volume (io1)", None, "up to 64,000 IOPS per volume, on any family"),
+)
+
+
+def validate_sizes(ctx, sizes) -> list[dict]:
+    """Each size a real instance type, each step bigger than the one before (in vCPUs)."""
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+        raise BadInput(f"sizes={sizes!r}: give at least two instance types, smallest first, e.g. {list(SIZES)}. "
+                       "Nothing was changed.")
+    described = [infra.validate_instance_type(ctx, s, "sizes") for s in sizes]
+    for small, big in zip(described, described[1:]):
+        if big["VCpuInfo"]["DefaultVCpus"] < small["VCpuInfo"]["DefaultVCpus"]:
+            raise BadInput(f"sizes: {big['InstanceType']} is smaller than {small['InstanceType']}; "
+                           "scaling up goes to bigger boxes. Nothing was changed.")
+    return described
+
+
+def describe_type(ctx, instance_type: str) -> str:
+    d = infra.validate_instance_type(ctx, instance_type)
+    return f"{instance_type} ({d['VCpuInfo']['DefaultVCpus']} vCPUs, {d['MemoryInfo']['SizeInMiB'] / 1024:g} GiB)"
+
+
+def families_table(ctx) -> str:
+    """Slide 4's families as a Markdown table, vCPUs and memory read from the target."""
+    rows = ["| family | example | vCPUs | memory (GiB) | note |", "|---|---|---|---|---|"]
+    for family, example, note in FAMILIES:
+        if example is None:
+            rows.append(f"| {family} | - | - | - | {note} |")
+            continue
+        d = infra.validate_instance_type(ctx, example)
+        rows.append(f"| {family} | {example} | {d['VCpuInfo']['DefaultVCpus']} | "
+                    f"{d['MemoryInfo']['SizeInMiB'] / 1024:g} | {note} |")
+    rows.append("\nSource: vCPUs and memory from `ec2.describe_instance_types` (AWS's data, as on the AWS "
+                "\"Amazon EC2 Instance Types\" page); PIOPS: AWS \"Amazon EBS volume types\".")
+    return "\n".join(rows)
+
+
+def the_wall(ctx, instance_type: str = SIZES[-1]) -> str:
+    """The largest size of the type's family (by vCPUs), read from describe_instance_types."""
+    family = instance_type.split(".")[0]
+    ec2 = infra.client(ctx, "ec2")
+    found = []
+    for page in ec2.get_paginator("describe_instance_types").paginate(
+            Filters=[{"Name": "instance-type", "Values": [f"{family}.*"]}]):
+        found += page["InstanceTypes"]
+    largest = max(found, key=lambda d: (d["VCpuInfo"]["DefaultVCpus"], d["MemoryInfo"]["SizeInMiB"]))
+    return largest["InstanceType"]
+
+
+def build(ctx, sizes=SIZES) -> dict:
+    """Leave the day-1 instance at the last size (stop, modify, start; same Elastic IP)."""
+    validate_sizes(ctx, sizes)
+    infra.ensure_previous(ctx, infra.find_instance(ctx, "web-a") is None)
+    instance = infra.find_instance(ctx, "web-a")
+    infra.resize(ctx, instance["InstanceId"], sizes[-1])
+    return {"instance": instance["InstanceId"], "type": sizes[-1]}
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+def _size(ctx) -> CheckResult:
+    instance = infra.find_instance(ctx, "web-a")
+    if instance is None:
+        return CheckResult("size", False, f"no instance {ctx.name('web-a')}: run stage 1")
+    found, want = instance["InstanceType"], SIZES[-1]
+    if found != want:
+        return CheckResult("size", False, f"expected {want}, found {found}: stop, modify the type, start")
+    if instance["State"]["Name"] != "running":
+        return CheckResult("size", False, f"{found} is {instance['State']['Name']}: start it")
+    return CheckResult("size", True, f"{describe_type(ctx, found)}, running")
+
+
+def _same_address(ctx) -> CheckResult:
+    instance = infra.find_instance(ctx, "web-a")
+    address = infra.find_address(ctx)
+    if instance is None or address is None:
+        return CheckResult("same-address", False, "the day-1 instance or its Elastic IP is missing: run stage 1")
+    if address.get("InstanceId") != instance["InstanceId"]:
+        return CheckResult("same-address", False, f"the Elastic IP {address['PublicIp']} is no longer on "
+                                                  f"{instance['InstanceId']}: associate it again")
+    site = s01_day_one.site_status(ctx)
+    message = f"same address after resizing: {site.message}" if site.ok else site.message
+    return CheckResult("same-address", site.ok, message)
+
+
+def _check_steps(value, namespace) -> str | None:
+    if list(value or []) == RESIZE_STEPS:
+        return None
+    return f"expected the three EC2 calls in order {RESIZE_STEPS}, found {value!r}"
+
+
+register_exercise(Exercise(
+    "s02-resize-steps", 2, "steps", _check_steps,
+    "a running instance cannot change type: stop it first, change InstanceType, then start it "
+    "(names of the ec2 client's methods)",
+))
+
+
+ARCHITECTURE = Architecture(
+    "Stage 2: scale up, a bigger box",
+    nodes=(
+        Node("user", "user", "Users"),
+        Node("dns", "route53", "Route 53\nwww A record"),
+        Node("eip", "eip", "Elastic IP\n(unchanged)"),
+        Node("web", "ec2", "EC2 c4.8xlarge\nweb + app + database", group=topology.az_group("A", topology.WEB_TIER)),
+    ),
+    groups=(Group(topology.az_group("A"), "Availability Zone A"),
+            Group(topology.az_group("A", topology.WEB_TIER), topology.WEB_TIER, parent=topology.az_group("A"))),
+    edges=(Edge("user", "dns", "DNS"), Edge("dns", "eip", "www"), Edge("eip", "web", "HTTP")),
+)
+
+STAGE = register(Stage(
+    number=2,
+    slug="scale_up",
+    title="Scale up: a bigger box",
+    slides="4",
+    users="(same box, bigger)",
+    goal="Change the instance type t2.micro -> m4.2xlarge -> c4.8xlarge (stop, modify, start) at the same address, "
+         "and meet the wall.",
+    architecture=ARCHITECTURE,
+    builds_on=(1,),
+    checks=(
+        Check("size", _size, "the day-1 instance runs as c4.8xlarge"),
+        Check("same-address", _same_address, "the Elastic IP and www still lead to the resized instance"),
+    ),
+    build=build,
+))

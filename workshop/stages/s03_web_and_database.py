@@ -1,0 +1,224 @@
+"""Stage 3, web and database apart (slides 6-8): the web instance, and MySQL on Amazon RDS.
+
+The database leaves the box: RDS MySQL in a DB subnet group over two private subnets (in
+two AZs, as RDS requires), behind a security group that admits 3306 only from the web
+tier's group. The web instance, relieved of the database, becomes a web server of a
+web-sized type (m4.large) and is configured with the database endpoint (the instance tag
+`app:db-endpoint`, which the application reads from the instance metadata).
+"""
+
+from __future__ import annotations
+
+import re
+
+from botocore.exceptions import ClientError
+
+from .. import topology
+from ..architecture import Architecture, Edge, Group, Node
+from ..errors import BadInput
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, infra, register
+
+DB_ENGINE = "mysql"
+DB_CLASS = "db.m5.large"
+WEB_TYPE = "m4.large"  # a web server, not the whole stack: no need for c4.8xlarge any more
+DB_PORT = 3306
+ENDPOINT_TAG = "app:db-endpoint"
+DB_SG_DESCRIPTION = "database tier: MySQL from the web tier only"
+
+#: slide 7, the talk's database options (source: the talk "Scale, baby, scale!", slide 7)
+DB_OPTIONS = """| option | who manages it | what the talk says |
+|---|---|---|
+| your database on EC2 | you (self-managed, BYOL: bring your own licence) | full control, all the work is yours |
+| Amazon RDS | AWS (fully managed) | SQL Server, Oracle, MySQL, MariaDB, Aurora, PostgreSQL |
+| Amazon DynamoDB | AWS (fully managed) | managed NoSQL on SSD, seamless scalability, zero administration |
+| Amazon Redshift | AWS (fully managed) | massively parallel, petabyte-scale data warehouse |
+
+Source: the talk "Scale, baby, scale!", slide 7."""
+
+
+def validate_db_class(db_instance_class: str) -> str:
+    if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", str(db_instance_class or "")):
+        raise BadInput(f"db_instance_class={db_instance_class!r} is not an RDS instance class such as 'db.m5.large'. "
+                       "Nothing was created.")
+    return db_instance_class
+
+
+def db_ingress(web_sg: str) -> list[dict]:
+    """MySQL (3306) from the web tier's security group, and from nowhere else."""
+    return [{"IpProtocol": "tcp", "FromPort": DB_PORT, "ToPort": DB_PORT,
+             "UserIdGroupPairs": [{"GroupId": web_sg, "Description": "the web tier"}]}]
+
+
+def find_db(ctx, suffix: str = "db") -> dict | None:
+    try:
+        return infra.client(ctx, "rds").describe_db_instances(DBInstanceIdentifier=ctx.name(suffix))["DBInstances"][0]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "DBInstanceNotFound":
+            return None
+        raise
+
+
+def find_db_subnet_group(ctx) -> dict | None:
+    try:
+        return infra.client(ctx, "rds").describe_db_subnet_groups(
+            DBSubnetGroupName=ctx.name("db-subnets"))["DBSubnetGroups"][0]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound"):
+            return None
+        raise
+
+
+def ensure_private_subnets(ctx, vpc_id: str, azs: list[str]) -> list[str]:
+    return [infra.ensure_subnet(ctx, vpc_id, "private", i, az) for i, az in enumerate(azs[:2])]
+
+
+def build(ctx, db_instance_class: str = DB_CLASS, web_type: str = WEB_TYPE) -> dict:
+    """The database on RDS in private subnets of two AZs; the web instance configured with it."""
+    validate_db_class(db_instance_class)
+    infra.validate_instance_type(ctx, web_type, "web_type")
+    infra.ensure_previous(ctx, None in (infra.find_vpc(ctx), infra.find_instance(ctx, "web-a"),
+                                        infra.find_security_group(ctx, "web")))
+    vpc_id, web, web_sg = infra.find_vpc(ctx), infra.find_instance(ctx, "web-a"), infra.find_security_group(ctx, "web")
+    azs = infra.availability_zones(ctx)[:2]
+    private = ensure_private_subnets(ctx, vpc_id, azs)
+    db_sg = infra.ensure_security_group(ctx, vpc_id, "db", DB_SG_DESCRIPTION, db_ingress(web_sg))
+    rds = infra.client(ctx, "rds")
+    if find_db_subnet_group(ctx) is None:
+        rds.create_db_subnet_group(DBSubnetGroupName=ctx.name("db-subnets"), SubnetIds=private,
+                                   DBSubnetGroupDescription="private subnets in two AZs", Tags=ctx.tag_list())
+    db = find_db(ctx)
+    if db is None:
+        db = rds.create_db_instance(
+            DBInstanceIdentifier=ctx.name("db"), Engine=DB_ENGINE, DBInstanceClass=db_instance_class,
+            AllocatedStorage=20, MasterUsername="admin", ManageMasterUserPassword=True,
+            DBSubnetGroupName=ctx.name("db-subnets"), VpcSecurityGroupIds=[db_sg], AvailabilityZone=azs[0],
+            PubliclyAccessible=False, MultiAZ=False,
+            Tags=ctx.tag_list() + [{"Key": infra.ROLE_KEY, "Value": "primary"}],
+        )["DBInstance"]
+    from .. import waits
+
+    db = waits.waiter(rds, "db_instance_available", f"RDS MySQL {ctx.name('db')}", typical_s=600,
+                      DBInstanceIdentifier=ctx.name("db"))["DBInstances"][0]
+    infra.resize(ctx, web["InstanceId"], web_type)
+    endpoint = db["Endpoint"]["Address"]
+    infra.client(ctx, "ec2").create_tags(Resources=[web["InstanceId"]], Tags=[
+        {"Key": infra.ROLE_KEY, "Value": "web"}, {"Key": ENDPOINT_TAG, "Value": endpoint}])
+    return {"db": ctx.name("db"), "endpoint": endpoint, "db_sg": db_sg, "private_subnets": private}
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+def _is_public(ctx, subnet_id: str) -> bool:
+    ec2 = infra.client(ctx, "ec2")
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+    return any(r.get("GatewayId", "").startswith("igw-") for t in tables for r in t.get("Routes", []))
+
+
+def _database(ctx) -> CheckResult:
+    db = find_db(ctx)
+    if db is None:
+        return CheckResult("database", False, f"no RDS instance {ctx.name('db')}: run the create_db_instance cell")
+    if db["Engine"] != DB_ENGINE or db["DBInstanceStatus"] != "available":
+        return CheckResult("database", False, f"expected {DB_ENGINE}, available; found {db['Engine']}, "
+                                              f"{db['DBInstanceStatus']}")
+    subnets = db.get("DBSubnetGroup", {}).get("Subnets", [])
+    azs = sorted({s["SubnetAvailabilityZone"]["Name"] for s in subnets})
+    if len(azs) < 2:
+        return CheckResult("database", False, f"the DB subnet group spans {azs}: RDS needs subnets in two AZs")
+    public = [s["SubnetIdentifier"] for s in subnets if _is_public(ctx, s["SubnetIdentifier"])]
+    if public or db.get("PubliclyAccessible"):
+        return CheckResult("database", False, f"the database is reachable from the internet (public subnets {public} "
+                                              f"or PubliclyAccessible): use private subnets")
+    return CheckResult("database", True, f"{db['DBInstanceIdentifier']}: {db['Engine']} {db['DBInstanceClass']} in "
+                                         f"{db['AvailabilityZone']}, private subnets in {', '.join(azs)}")
+
+
+def _db_access(ctx) -> CheckResult:
+    db_sg, web_sg = infra.find_security_group(ctx, "db"), infra.find_security_group(ctx, "web")
+    if db_sg is None or web_sg is None:
+        return CheckResult("db-access", False, "the database or web security group is missing: run stages 1 and 3")
+    db = find_db(ctx)
+    if db is not None and db_sg not in [g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", [])]:
+        return CheckResult("db-access", False, f"the database does not use the group {ctx.name('db')}")
+    rules = infra.open_ports(ctx, db_sg)
+    others = [(p, s) for p, s in rules if (p, s) != (DB_PORT, web_sg)]
+    if others:
+        return CheckResult("db-access", False, f"the database group admits more than MySQL from the web tier: "
+                                               f"{others[:3]}; revoke them")
+    if (DB_PORT, web_sg) not in rules:
+        return CheckResult("db-access", False, f"the database group does not admit {DB_PORT} from the web tier's "
+                                               f"group {web_sg}: the site cannot reach its database")
+    return CheckResult("db-access", True, f"MySQL ({DB_PORT}) admitted only from the web tier's group {web_sg}")
+
+
+def _web_config(ctx) -> CheckResult:
+    web, db = infra.find_instance(ctx, "web-a"), find_db(ctx)
+    if web is None or db is None:
+        return CheckResult("web-config", False, "the web instance or the database is missing")
+    configured = infra.instance_tags(web).get(ENDPOINT_TAG)
+    if configured != db["Endpoint"]["Address"]:
+        return CheckResult("web-config", False, f"the web instance's {ENDPOINT_TAG} is {configured!r}, "
+                                                f"expected the database endpoint {db['Endpoint']['Address']}")
+    if web["State"]["Name"] != "running":
+        return CheckResult("web-config", False, f"the web instance is {web['State']['Name']}: start it")
+    return CheckResult("web-config", True, f"web {web['InstanceId']} ({web['InstanceType']}) -> {configured}:{DB_PORT}")
+
+
+def _check_db_ingress(value, namespace) -> str | None:
+    web_sg = namespace.get("web_sg")
+    if not isinstance(value, list) or not value:
+        return f"expected a list with one IpPermissions dict (tcp 3306 from the web tier's group), found {value!r}"
+    for p in value:
+        if p.get("IpRanges") or p.get("Ipv6Ranges"):
+            ranges = p.get("IpRanges") or p.get("Ipv6Ranges")
+            return f"expected no CIDR ranges (the database must not be reachable by address), found {ranges}"
+        if (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort")) != ("tcp", DB_PORT, DB_PORT):
+            found = f"{p.get('IpProtocol')} {p.get('FromPort')}-{p.get('ToPort')}"
+            return f"expected tcp {DB_PORT}-{DB_PORT}, found {found}"
+        groups = [g.get("GroupId") for g in p.get("UserIdGroupPairs", [])]
+        if groups != [web_sg]:
+            return f"expected the source to be the web tier's group {web_sg}, found {groups}"
+    return None
+
+
+register_exercise(Exercise(
+    "s03-db-ingress", 3, "db_ingress", _check_db_ingress,
+    "one IpPermissions dict: tcp, FromPort/ToPort 3306, UserIdGroupPairs=[{'GroupId': web_sg}] (no IpRanges)",
+))
+
+
+_A, _B = topology.az_group("A"), topology.az_group("B")
+ARCHITECTURE = Architecture(
+    "Stage 3: web and database apart",
+    nodes=(
+        Node("user", "user", "Users"),
+        Node("dns", "route53", "Route 53\nwww A record"),
+        Node("eip", "eip", "Elastic IP"),
+        Node("web", "ec2", "EC2 m4.large\nweb server", group=topology.az_group("A", topology.WEB_TIER)),
+        Node("db", "rds", "RDS MySQL\ndb.m5.large", group=topology.az_group("A", topology.DATA_TIER)),
+    ),
+    groups=(Group(_A, "Availability Zone A"),
+            Group(topology.az_group("A", topology.WEB_TIER), topology.WEB_TIER, parent=_A),
+            Group(topology.az_group("A", topology.DATA_TIER), topology.DATA_TIER, parent=_A)),
+    edges=(Edge("user", "dns", "DNS"), Edge("dns", "eip", "www"), Edge("eip", "web", "HTTP"),
+           Edge("web", "db", "MySQL 3306")),
+)
+
+STAGE = register(Stage(
+    number=3,
+    slug="web_and_database",
+    title="Web and database apart",
+    slides="6-8",
+    users="> 100",
+    goal="Move the database to Amazon RDS MySQL in private subnets, reachable only from the web tier.",
+    architecture=ARCHITECTURE,
+    builds_on=(1,),
+    checks=(
+        Check("database", _database, "RDS MySQL available in a private DB subnet group over two AZs"),
+        Check("db-access", _db_access, "the database admits 3306 only from the web tier's security group"),
+        Check("web-config", _web_config, "the running web instance is configured with the database endpoint"),
+    ),
+    build=build,
+))

@@ -1,0 +1,225 @@
+"""Stage 4, users > 1,000 (slide 9): a load balancer, a web instance per AZ, RDS Multi-AZ.
+
+Two AZs, each with a public subnet (web instances, the load balancer) and a private one
+(the database). An Application Load Balancer with an HTTP listener forwards to a target
+group holding one web instance per AZ; RDS turns Multi-AZ (a synchronous standby in the
+other AZ); `www` becomes a Route 53 alias of the load balancer. Behaviour: stop one AZ's
+instance and its target stops being healthy while the other AZ serves (the check passes,
+saying the stage is degraded); a forced failover swaps the database's primary and standby
+AZs and keeps its endpoint.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from .. import topology, waits
+from ..architecture import Architecture, Edge, Node
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, infra, register, s03_web_and_database
+
+AZ_COUNT = 2
+WEB_TYPE = s03_web_and_database.WEB_TYPE
+WEB_USER_DATA = """#!/bin/bash
+# Users > 1,000: a web server only; the database endpoint comes from the instance's tags
+dnf install -y nginx php-fpm php-mysqlnd
+systemctl enable --now php-fpm nginx
+"""
+
+
+def find_load_balancer(ctx) -> dict | None:
+    try:
+        return infra.client(ctx, "elbv2").describe_load_balancers(Names=[ctx.name("alb")])["LoadBalancers"][0]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+            return None
+        raise
+
+
+def find_target_group(ctx) -> dict | None:
+    try:
+        return infra.client(ctx, "elbv2").describe_target_groups(Names=[ctx.name("web-tg")])["TargetGroups"][0]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("TargetGroupNotFound", "TargetGroupNotFoundException"):
+            return None
+        raise
+
+
+def ensure_web_instance(ctx, suffix: str, subnet_id: str, web_sg: str, instance_type: str, endpoint: str) -> dict:
+    instance = infra.find_instance(ctx, suffix)
+    if instance is None:
+        instance = infra.client(ctx, "ec2").run_instances(
+            ImageId=infra.latest_ami(ctx), InstanceType=instance_type, MinCount=1, MaxCount=1,
+            SubnetId=subnet_id, SecurityGroupIds=[web_sg], UserData=WEB_USER_DATA,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": ctx.tag_list() + [
+                {"Key": "Name", "Value": ctx.name(suffix)}, {"Key": infra.ROLE_KEY, "Value": "web"},
+                {"Key": s03_web_and_database.ENDPOINT_TAG, "Value": endpoint}]}],
+        )["Instances"][0]
+    infra.ensure_running(ctx, instance)
+    return instance
+
+
+def build(ctx, az_count: int = AZ_COUNT) -> dict:
+    """Two AZs behind an ALB, RDS Multi-AZ, www aliased to the ALB; idempotent."""
+    azs = infra.validate_az_count(ctx, az_count)
+    infra.ensure_previous(ctx, None in (infra.find_vpc(ctx), infra.find_security_group(ctx, "web"),
+                                        infra.find_instance(ctx, "web-a"), s03_web_and_database.find_db(ctx)))
+    vpc_id, web_sg = infra.find_vpc(ctx), infra.find_security_group(ctx, "web")
+    web_a, db = infra.find_instance(ctx, "web-a"), s03_web_and_database.find_db(ctx)
+    ec2, elb, rds, r53 = (infra.client(ctx, s) for s in ("ec2", "elbv2", "rds", "route53"))
+    public = [infra.ensure_subnet(ctx, vpc_id, "public", i, az) for i, az in enumerate(azs)]
+    alb_sg = infra.ensure_security_group(ctx, vpc_id, "alb", "load balancer: HTTP from anywhere", [
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    infra.ensure_running(ctx, web_a)
+    web_b = ensure_web_instance(ctx, "web-b", public[1], web_sg, web_a["InstanceType"], db["Endpoint"]["Address"])
+    tg = find_target_group(ctx) or elb.create_target_group(
+        Name=ctx.name("web-tg"), Protocol="HTTP", Port=80, VpcId=vpc_id, TargetType="instance",
+        HealthCheckProtocol="HTTP", HealthCheckPath="/", Tags=ctx.tag_list())["TargetGroups"][0]
+    lb = find_load_balancer(ctx) or elb.create_load_balancer(
+        Name=ctx.name("alb"), Subnets=public, SecurityGroups=[alb_sg], Scheme="internet-facing",
+        Type="application", Tags=ctx.tag_list())["LoadBalancers"][0]
+    waits.waiter(elb, "load_balancer_available", f"load balancer {ctx.name('alb')}", typical_s=180,
+                 LoadBalancerArns=[lb["LoadBalancerArn"]])
+    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    if not any(li["Port"] == 80 for li in listeners):
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"],
+                         Targets=[{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}])
+    if not db.get("MultiAZ"):
+        rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], MultiAZ=True, ApplyImmediately=True)
+    waits.waiter(rds, "db_instance_available", f"RDS Multi-AZ {db['DBInstanceIdentifier']}", typical_s=900,
+                 DBInstanceIdentifier=db["DBInstanceIdentifier"])
+    zone_id = infra.ensure_zone(ctx)
+    current = infra.record(ctx, zone_id, infra.www(ctx))
+    if not current or current.get("AliasTarget", {}).get("DNSName", "").rstrip(".").lower() != lb["DNSName"].lower():
+        r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {"Name": infra.www(ctx), "Type": "A", "AliasTarget": {
+                "HostedZoneId": lb["CanonicalHostedZoneId"], "DNSName": lb["DNSName"],
+                "EvaluateTargetHealth": True}}}]})
+    return {"alb": lb["LoadBalancerArn"], "dns": lb["DNSName"], "target_group": tg["TargetGroupArn"],
+            "web": [web_a["InstanceId"], web_b["InstanceId"]], "public_subnets": public}
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+def target_health_by_az(ctx) -> dict[str, list[tuple[str, str]]]:
+    """AZ -> [(instance id, health state)] for the stage's target group."""
+    tg = find_target_group(ctx)
+    if tg is None:
+        return {}
+    health = infra.client(ctx, "elbv2").describe_target_health(
+        TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    ids = [d["Target"]["Id"] for d in health]
+    azs = {}
+    if ids:
+        for r in infra.client(ctx, "ec2").describe_instances(InstanceIds=ids)["Reservations"]:
+            for i in r["Instances"]:
+                azs[i["InstanceId"]] = i["Placement"]["AvailabilityZone"]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for d in health:
+        out.setdefault(azs.get(d["Target"]["Id"], "?"), []).append((d["Target"]["Id"], d["TargetHealth"]["State"]))
+    return out
+
+
+def _serving(ctx) -> CheckResult:
+    by_az = target_health_by_az(ctx)
+    if not by_az:
+        return CheckResult("serving", False, f"no targets in {ctx.name('web-tg')}: register the web instances")
+    healthy = {az: sum(1 for _, s in targets if s == "healthy") for az, targets in sorted(by_az.items())}
+    up = [az for az, n in healthy.items() if n]
+    down = [az for az, n in healthy.items() if not n]
+    if not up:
+        states = "; ".join(f"{i} {s}" for targets in by_az.values() for i, s in targets)
+        return CheckResult("serving", False, f"the site is down: no healthy target in any AZ ({states})")
+    if len(up) < AZ_COUNT:
+        states = "; ".join(f"{i} {s}" for az in down for i, s in by_az[az])
+        where = ", ".join(down) if down else "a second AZ"
+        return CheckResult("serving", True, f"degraded: no healthy target in {where} ({states or 'no target'}); "
+                                            f"{', '.join(up)} still serves", degraded=True)
+    spread = " and ".join(f"{az} ({n})" for az, n in healthy.items())
+    return CheckResult("serving", True, f"healthy targets in {spread}")
+
+
+def _multi_az(ctx) -> CheckResult:
+    db = s03_web_and_database.find_db(ctx)
+    if db is None:
+        return CheckResult("multi-az", False, f"no RDS instance {ctx.name('db')}: run stage 3")
+    standby = db.get("SecondaryAvailabilityZone")
+    if not db.get("MultiAZ") or not standby:
+        return CheckResult("multi-az", False,
+                           f"{db['DBInstanceIdentifier']} is single-AZ (in {db['AvailabilityZone']}): "
+                           "modify_db_instance(MultiAZ=True, ApplyImmediately=True)")
+    if standby == db["AvailabilityZone"]:
+        return CheckResult("multi-az", False, f"primary and standby are both in {standby}: no AZ redundancy")
+    return CheckResult("multi-az", True, f"primary in {db['AvailabilityZone']}, standby in {standby}, "
+                                         f"endpoint {db['Endpoint']['Address']}")
+
+
+def _dns(ctx) -> CheckResult:
+    from . import dns
+
+    lb = find_load_balancer(ctx)
+    if lb is None:
+        return CheckResult("dns", False, f"no load balancer {ctx.name('alb')}: run the create_load_balancer cell")
+    answer = dns.resolve(ctx, infra.www(ctx))
+    if answer is None or (answer.alias or "").lower() != lb["DNSName"].lower():
+        return CheckResult("dns", False, f"expected {infra.www(ctx)} -> alias {lb['DNSName']}, found {answer}; "
+                                         "UPSERT an alias A record")
+    return CheckResult("dns", True, f"{answer} (the load balancer)")
+
+
+def _check_alb_subnets(value, namespace) -> str | None:
+    public = namespace.get("public_subnets") or {}
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        return f"expected a list of 2 public subnet ids, one per AZ, found {value!r}"
+    unknown = [s for s in value if s not in public.values()]
+    if unknown:
+        return f"expected the public subnets {sorted(public.values())}, found {unknown} (a private subnet?)"
+    azs = [az for az, s in public.items() if s in value]
+    if len(set(azs)) < 2:
+        return f"expected subnets in two different AZs, found only {sorted(set(azs))}"
+    return None
+
+
+register_exercise(Exercise(
+    "s04-alb-subnets", 4, "alb_subnets", _check_alb_subnets,
+    "an internet-facing load balancer sits in the public subnets, one per AZ: list(public_subnets.values())",
+))
+
+
+_groups = topology.standard_groups(("A", "B"))
+ARCHITECTURE = Architecture(
+    "Stage 4: users > 1,000",
+    nodes=(
+        Node("user", "user", "Users"),
+        Node("dns", "route53", "Route 53\nwww alias"),
+        Node("alb", "alb", "Application\nLoad Balancer"),
+        Node("eip", "eip", "Elastic IP\n(day 1; admin only)"),
+        Node("web-a", "ec2", "EC2 web", group=topology.az_group("A", topology.WEB_TIER)),
+        Node("web-b", "ec2", "EC2 web", group=topology.az_group("B", topology.WEB_TIER)),
+        Node("db", "rds", "RDS MySQL\nprimary", group=topology.az_group("A", topology.DATA_TIER)),
+        Node("standby", "rds-standby", "RDS MySQL\nstandby", group=topology.az_group("B", topology.DATA_TIER)),
+    ),
+    groups=_groups,
+    edges=(Edge("user", "dns", "DNS"), Edge("dns", "alb", "www"), Edge("alb", "web-a", "HTTP"),
+           Edge("alb", "web-b", "HTTP"), Edge("eip", "web-a", "SSH"), Edge("web-a", "db", "MySQL"),
+           Edge("web-b", "db", "MySQL"), Edge("db", "standby", "sync")),
+)
+
+STAGE = register(Stage(
+    number=4,
+    slug="users_1000",
+    title="Users > 1,000: two AZs",
+    slides="9",
+    users="> 1,000",
+    goal="Remove the single points of failure: a load balancer, a web instance in each of two AZs, RDS Multi-AZ.",
+    architecture=ARCHITECTURE,
+    builds_on=(1, 3),
+    checks=(
+        Check("serving", _serving, "healthy targets in both AZs (degraded, not failed, with one AZ down)"),
+        Check("multi-az", _multi_az, "the database has a standby in the other AZ"),
+        Check("dns", _dns, "www is an alias of the load balancer"),
+    ),
+    build=build,
+))
