@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
@@ -30,6 +31,7 @@ from . import config
 from .errors import LocalAWSDown, NotOptedIn, Unsupported, WorkshopError
 
 _LOCAL_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=60)
+_LOADER = botocore.loaders.create_loader()
 _verified_accounts: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
@@ -50,6 +52,7 @@ def _isolated_session(region: str) -> boto3.Session:
     variables["config_file"] = (None, None, os.devnull, None)
     variables["credentials_file"] = (None, None, os.devnull, None)
     core = botocore.session.Session(session_vars=variables)
+    core.register_component("data_loader", _LOADER)  # service models parsed once per process
     return boto3.Session(
         botocore_session=core,
         aws_access_key_id="testing",

@@ -18,9 +18,24 @@ class Resource:
 
 
 def course_resources(run_id: str | None = None) -> list[Resource]:
-    """Every resource of the course (of one run, if given) on the current target."""
-    found = list(_tagged(run_id)) + list(_untaggable(run_id))
+    """Every resource of the course (of one run, if given) on the current target.
+
+    Terminated EC2 instances are left out: the tagging API lists them for about an hour
+    after termination (on AWS as in moto), but they no longer exist in any useful sense.
+    """
+    found = _without_terminated(list(_tagged(run_id))) + list(_untaggable(run_id))
     return sorted(set(found), key=lambda r: (r.stage or "", r.kind, r.name))
+
+
+def _without_terminated(found: list[Resource]) -> list[Resource]:
+    ids = [r.name.split("/", 1)[1] for r in found if r.kind == "ec2:instance"]
+    if not ids:
+        return found
+    gone = set()
+    for page in aws.client("ec2").get_paginator("describe_instances").paginate(InstanceIds=ids):
+        for reservation in page["Reservations"]:
+            gone |= {i["InstanceId"] for i in reservation["Instances"] if i["State"]["Name"] == "terminated"}
+    return [r for r in found if not (r.kind == "ec2:instance" and r.name.split("/", 1)[1] in gone)]
 
 
 def _tagged(run_id):

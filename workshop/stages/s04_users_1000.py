@@ -92,7 +92,9 @@ def build(ctx, az_count: int = AZ_COUNT) -> dict:
                  DBInstanceIdentifier=db["DBInstanceIdentifier"])
     zone_id = infra.ensure_zone(ctx)
     current = infra.record(ctx, zone_id, infra.www(ctx))
-    if not current or current.get("AliasTarget", {}).get("DNSName", "").rstrip(".").lower() != lb["DNSName"].lower():
+    alias = (current or {}).get("AliasTarget", {}).get("DNSName", "").rstrip(".").lower()
+    # a later stage (6) may have moved www to CloudFront: rebuilding stage 4 leaves that alone
+    if not current or (alias != lb["DNSName"].lower() and not alias.endswith(".cloudfront.net")):
         r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
             "Action": "UPSERT", "ResourceRecordSet": {"Name": infra.www(ctx), "Type": "A", "AliasTarget": {
                 "HostedZoneId": lb["CanonicalHostedZoneId"], "DNSName": lb["DNSName"],

@@ -29,7 +29,7 @@ import math
 import threading
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from moto.autoscaling import models as asm
 from moto.autoscaling import responses as asr
@@ -55,8 +55,20 @@ PREDEFINED_METRICS = {  # PredefinedMetricType -> (namespace, metric name, stati
 
 # --- activities ----------------------------------------------------------------------------
 
+def _aware(when):
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _now():
+    """The clock of the change: the metric's time when an alarm acts (see cloudwatch_alarms), else now."""
+    return _aware(getattr(_state, "clock", None) or utcnow())
+
+
 def _record(group, description: str, cause: str) -> None:
-    activity = asm.Activity(description, cause, group, status_code="Successful")
+    # StartTime is the server's clock, so activities list in the order they happened; the
+    # cause quotes the metric's clock when an alarm acted on simulated (past) data
+    when = _aware(utcnow())
+    activity = asm.Activity(description, cause, group, start_time=when, end_time=when, status_code="Successful")
     activity.progress = 100
     group.__dict__.setdefault("_workshop_activities", []).append(activity)
 
@@ -117,8 +129,10 @@ def _launch(self, count_needed: int, propagated_tags: dict[str, str]) -> None:
             self.instance_states.append(asm.InstanceState(
                 instance, protected_from_scale_in=self.new_instances_protected_from_scale_in))
             _record(self, f"Launching a new EC2 instance: {instance.id}",
-                    f"{_cause_prefix()}At {utcnow():%Y-%m-%dT%H:%M:%SZ} an instance was started in response to a "
+                    f"{_cause_prefix()}At {_now():%Y-%m-%dT%H:%M:%SZ} an instance was started in response to a "
                     f"difference between desired and actual capacity, increasing the capacity from {before} to {before + 1}.")
+    if count_needed and self.name in self.autoscaling_backend.autoscaling_groups:
+        self.autoscaling_backend.update_attached_target_groups(self.name)  # new instances join the target groups
 
 
 def _pick_for_scale_in(group):
@@ -161,7 +175,7 @@ def _set_desired_capacity(self, new_capacity):
             self.instance_states.remove(state)
             removed.append(state.instance.id)
             _record(self, f"Terminating EC2 instance: {state.instance.id}",
-                    f"{_cause_prefix()}At {utcnow():%Y-%m-%dT%H:%M:%SZ} an instance was taken out of service in response "
+                    f"{_cause_prefix()}At {_now():%Y-%m-%dT%H:%M:%SZ} an instance was taken out of service in response "
                     f"to a difference between desired and actual capacity, shrinking the capacity from {before} to {before - 1}.")
         if removed:
             _deregister(self, removed)
@@ -283,14 +297,18 @@ def execute_policy_arn(account_id: str, region: str, arn: str, alarm_name: str, 
     group = backend.autoscaling_groups.get(policy.auto_scaling_group_name)
     if group is None:
         return None
-    now = now or utcnow()
+    now = _aware(now or utcnow())
     if policy.policy_type == "SimpleScaling":
         last = policy.__dict__.get("_workshop_last_run")
         cooldown = policy.cooldown if policy.cooldown is not None else group.default_cooldown
-        if last is not None and now - last < timedelta(seconds=cooldown or 0):
+        if last is not None and timedelta(0) <= now - last < timedelta(seconds=cooldown or 0):  # a replayed day restarts
             return (group.desired_capacity, group.desired_capacity)
-    result = _run_policy(backend, policy, f"At {now:%Y-%m-%dT%H:%M:%SZ} a monitor alarm {alarm_name} in state {state} "
+    _state.clock = now
+    try:
+        result = _run_policy(backend, policy, f"At {now:%Y-%m-%dT%H:%M:%SZ} a monitor alarm {alarm_name} in state {state} "
                                           f"triggered policy {policy.name}", metric_value)
+    finally:
+        _state.clock = None
     policy._workshop_last_run = now
     return result
 
@@ -320,10 +338,13 @@ def _target_tracking_alarms(backend, policy) -> list[dict[str, str]]:
     names = {("High" if "AlarmHigh" in a["AlarmName"] else "Low"): a["AlarmName"] for a in existing}
     suffix = str(uuid.uuid4())
     out = []
-    for kind, threshold, operator, periods in (
-        ("High", target, "GreaterThanThreshold", HIGH_PERIODS),
-        ("Low", round(target * LOW_FRACTION, 6), "LessThanThreshold", LOW_PERIODS),
-    ):
+    kinds = [("High", target, "GreaterThanThreshold", HIGH_PERIODS),
+             ("Low", round(target * LOW_FRACTION, 6), "LessThanThreshold", LOW_PERIODS)]
+    if getattr(config, "DisableScaleIn", False):  # AWS creates no AlarmLow then
+        kinds = kinds[:1]
+        if "Low" in names:
+            cloudwatch.delete_alarms([names["Low"]])
+    for kind, threshold, operator, periods in kinds:
         name = names.get(kind) or f"TargetTracking-{policy.auto_scaling_group_name}-Alarm{kind}-{suffix}"
         alarm = cloudwatch.put_metric_alarm(
             name=name, namespace=namespace, metric_name=metric, comparison_operator=operator,
@@ -432,7 +453,7 @@ def _respond_describe_activities(self):
     for name, group in groups.items():
         if names is None or name in names:
             found.extend(a for a in activities(group) if not ids or a.activity_id in ids)
-    found.sort(key=lambda a: a.start_time, reverse=True)
+    found.sort(key=lambda a: _aware(a.start_time), reverse=True)
     limit = self._get_int_param("MaxRecords") or 100
     return ActionResult({"Activities": found[:limit]})
 

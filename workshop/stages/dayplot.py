@@ -1,0 +1,78 @@
+"""A day of demand and capacity as an inline SVG (no plotting library needed).
+
+`svg(rows, ...)` draws users (area, left axis) and the web fleet's instances (steps, right
+axis) against the time of day, with the Auto Scaling group's min and max as dashed lines.
+`show(rows, ...)` displays it in a notebook. Rows are dicts with `minute`, `users`,
+`instances` (and optionally `cpu`).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+W, H, LEFT, RIGHT, TOP, BOTTOM = 720, 300, 70, 60, 30, 40
+
+
+def _nice(value: float) -> float:
+    """A round number at or above `value` for an axis top."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if step * magnitude >= value:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulated day") -> str:
+    if not rows:
+        return "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'></svg>"
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
+    span = max(r["minute"] for r in rows) or 1
+    users_top = _nice(max(r["users"] for r in rows))
+    inst_top = max(max_size, max(r["instances"] for r in rows)) + 1
+
+    def x(minute):
+        return LEFT + plot_w * minute / span
+
+    def y_users(u):
+        return TOP + plot_h * (1 - u / users_top)
+
+    def y_inst(n):
+        return TOP + plot_h * (1 - n / inst_top)
+
+    area = [f"{x(rows[0]['minute']):.1f},{TOP + plot_h:.1f}"] + \
+           [f"{x(r['minute']):.1f},{y_users(r['users']):.1f}" for r in rows] + \
+           [f"{x(rows[-1]['minute']):.1f},{TOP + plot_h:.1f}"]
+    steps = []
+    for a, b in zip(rows, rows[1:] + [rows[-1]]):
+        steps += [f"{x(a['minute']):.1f},{y_inst(a['instances']):.1f}", f"{x(b['minute']):.1f},{y_inst(a['instances']):.1f}"]
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{W}' height='{H}' font-family='sans-serif' font-size='11'>",
+           f"<text x='{W / 2}' y='16' text-anchor='middle' font-size='13' font-weight='bold'>{escape(title)}</text>",
+           f"<polygon points='{' '.join(area)}' fill='#ff9900' fill-opacity='0.25' stroke='#ff9900'/>",
+           f"<polyline points='{' '.join(steps)}' fill='none' stroke='#232f3e' stroke-width='2'/>"]
+    for level, label in ((min_size, "min"), (max_size, "max")):
+        out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y_inst(level):.1f}' y2='{y_inst(level):.1f}' "
+                   "stroke='#888' stroke-dasharray='4 3'/>")
+        out.append(f"<text x='{W - RIGHT + 4}' y='{y_inst(level) + 4:.1f}' fill='#555'>{label} {level}</text>")
+    out.append(f"<line x1='{LEFT}' x2='{LEFT}' y1='{TOP}' y2='{TOP + plot_h}' stroke='#333'/>")
+    out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{TOP + plot_h}' y2='{TOP + plot_h}' stroke='#333'/>")
+    for i in range(5):
+        u = users_top * i / 4
+        out.append(f"<text x='{LEFT - 6}' y='{y_users(u) + 4:.1f}' text-anchor='end'>{int(u):,}</text>")
+    for hour in range(0, int(span // 60) + 1, 3):
+        out.append(f"<text x='{x(hour * 60):.1f}' y='{TOP + plot_h + 16}' text-anchor='middle'>{hour:02d}:00</text>")
+    for n in range(0, inst_top + 1, max(1, inst_top // 4)):
+        out.append(f"<text x='{W - RIGHT + 4}' y='{y_inst(n) + 4:.1f}' fill='#232f3e' font-size='9'>{n}</text>")
+    out.append(f"<text x='{LEFT - 6}' y='{TOP - 8}' text-anchor='end' fill='#b36b00'>users</text>")
+    out.append(f"<text x='{W - RIGHT + 4}' y='{TOP - 8}' fill='#232f3e'>instances</text>")
+    out.append(f"<text x='{LEFT + 8}' y='{H - 6}' fill='#232f3e'>orange: users online · line: web instances "
+               "(right axis; dashed: the fleet's min and max)</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def show(rows: list[dict], min_size: int, max_size: int, title: str = "A simulated day") -> None:
+    from IPython.display import SVG, display
+
+    display(SVG(svg(rows, min_size, max_size, title)))

@@ -1,0 +1,354 @@
+"""Stage 7, Auto Scaling! (slides 18-19): the web tier resizes itself with demand.
+
+On stage 6: a launch template (the web instance's AMI, type, security group, user data),
+an Auto Scaling group over the public subnets of both AZs, attached to the load balancer's
+target group, between `min_size` and `max_size` instances; a target-tracking policy on the
+fleet's average CPU and a simple-scaling policy with its own CloudWatch alarm for bursts.
+The six hand-launched instances of stage 5 retire (the group replaces them); stage 4's
+pair stays as the always-on baseline.
+
+A simulated day of traffic publishes the fleet's CPU, minute by minute, to CloudWatch:
+users -> CPU comes from the kit's capacity model (`capacity.web_cpu_percent`). The metric
+is a custom one (`ScaleBabyScale/Simulated`, since AWS reserves the `AWS/` namespaces for
+its own services), so the same code runs on a real account, where the alarms would see
+only the day's last minutes. Checks: the group spans both AZs within its bounds and is
+attached to the target group, the alarms have acted, activities are recorded, and a
+terminated instance is replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+
+from .. import capacity, topology
+from ..architecture import Architecture, Edge, Node
+from ..errors import BadInput
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, infra, register, s05_users_100k, s06_shift_load, webtier
+
+MIN_SIZE, MAX_SIZE = 2, 10
+MAX_ALLOWED = 20  # kit limit for a room of laptops on one local AWS
+TARGET_CPU = 50.0  # per cent: the target AWS's own examples use for ASGAverageCPUUtilization
+BURST_CPU, BURST_STEP = 75.0, 2  # the simple policy: +2 instances when CPU > 75% for 2 minutes
+#: the evening peak; with stage 3's m4.large web servers the capacity model needs ~12 of them
+#: at 50% CPU for it, so the group meets its max (2 baseline + 10)
+PEAK_USERS = 900_000
+SIM_NAMESPACE, SIM_METRIC = "ScaleBabyScale/Simulated", "CPUUtilization"
+STEP_MINUTES = 30  # one put_metric_data per step, one datapoint per minute in it
+
+#: demand over a day, share of the peak by hour (kit default: a consumer site's day, quiet at
+#: night, busy at lunch, the peak at 20:00), linear between hours
+DAY_SHAPE = (0.12, 0.09, 0.07, 0.06, 0.06, 0.08, 0.15, 0.30, 0.45, 0.52, 0.56, 0.60,
+             0.66, 0.64, 0.58, 0.55, 0.58, 0.66, 0.80, 0.92, 1.00, 0.88, 0.60, 0.30)
+#: a flash crowd (kit default: a TV spot at 13:00): demand jumps to 95% of the peak for 40
+#: minutes, faster than target tracking's proportional steps: the burst alarm's moment
+FLASH_CROWD = (13 * 60, 13 * 60 + 40, 0.95)
+
+
+def validate(min_size, max_size, target_cpu=TARGET_CPU, peak_users=PEAK_USERS) -> None:
+    """The group's bounds and the simulation's inputs, before anything is created."""
+    for name, value in (("min_size", min_size), ("max_size", max_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ALLOWED:
+            raise BadInput(f"{name}={value!r}: give a whole number from 0 to {MAX_ALLOWED}. Nothing was created.")
+    if min_size < 2:
+        raise BadInput(f"min_size={min_size}: keep at least 2 (one per AZ) so one AZ's loss leaves a server. Nothing was created.")
+    if max_size < min_size:
+        raise BadInput(f"max_size={max_size} is below min_size={min_size}: AWS refuses such a group. Nothing was created.")
+    if not isinstance(target_cpu, (int, float)) or not 10 <= target_cpu <= 90:
+        raise BadInput(f"target_cpu={target_cpu!r}: give a percentage from 10 to 90 (AWS's example: 50). Nothing was created.")
+    if not isinstance(peak_users, int) or isinstance(peak_users, bool) or not 1_000 <= peak_users <= 10_000_000:
+        raise BadInput(f"peak_users={peak_users!r}: give a whole number from 1,000 to 10,000,000. Nothing was created.")
+
+
+def group_name(ctx) -> str:
+    return ctx.name("web-asg")
+
+
+def dimensions(ctx) -> list[dict]:
+    return [{"Name": "AutoScalingGroupName", "Value": group_name(ctx)}]
+
+
+# --- the launch template and the group ---------------------------------------------------------------
+
+def launch_template_data(ctx) -> dict:
+    """Clone of the stage-4 web instance: AMI, type, security groups; user data as stage 5's."""
+    template = s05_users_100k.web_template(ctx)
+    instance_tags = ctx.tag_list() + [{"Key": "Name", "Value": group_name(ctx)},
+                                      {"Key": infra.ROLE_KEY, "Value": webtier.WEB_ROLE}]
+    return {"ImageId": template["ImageId"], "InstanceType": template["InstanceType"],
+            "SecurityGroupIds": template["SecurityGroupIds"],
+            "UserData": base64.b64encode(s05_users_100k.user_data(ctx).encode()).decode(),
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": instance_tags}]}
+
+
+def ensure_launch_template(ctx) -> str:
+    ec2 = infra.client(ctx, "ec2")
+    found = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [ctx.name("web-lt")]}])
+    if found["LaunchTemplates"]:
+        return found["LaunchTemplates"][0]["LaunchTemplateId"]
+    return ec2.create_launch_template(
+        LaunchTemplateName=ctx.name("web-lt"), LaunchTemplateData=launch_template_data(ctx),
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": ctx.tag_list()}],
+    )["LaunchTemplate"]["LaunchTemplateId"]
+
+
+def group_tags(ctx) -> list[dict]:
+    items = ctx.tag_list() + [{"Key": "Name", "Value": group_name(ctx)}, {"Key": infra.ROLE_KEY, "Value": webtier.WEB_ROLE}]
+    return [dict(t, PropagateAtLaunch=True, ResourceId=group_name(ctx), ResourceType="auto-scaling-group") for t in items]
+
+
+def find_group(ctx) -> dict | None:
+    groups = infra.client(ctx, "autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[group_name(ctx)])["AutoScalingGroups"]
+    return groups[0] if groups else None
+
+
+def ensure_group(ctx, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE) -> dict:
+    asg = infra.client(ctx, "autoscaling")
+    found = find_group(ctx)
+    if found is None:
+        subnets = webtier.public_subnets(ctx)
+        tg = webtier.require(ctx, "target group", webtier.find_target_group(ctx))
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=group_name(ctx), LaunchTemplate={"LaunchTemplateName": ctx.name("web-lt"), "Version": "$Latest"},
+            MinSize=min_size, MaxSize=max_size, DesiredCapacity=min_size,
+            VPCZoneIdentifier=",".join(s["SubnetId"] for s in subnets), TargetGroupARNs=[tg["TargetGroupArn"]],
+            HealthCheckType="ELB", HealthCheckGracePeriod=120, Tags=group_tags(ctx))
+    elif (found["MinSize"], found["MaxSize"]) != (min_size, max_size):
+        asg.update_auto_scaling_group(AutoScalingGroupName=group_name(ctx), MinSize=min_size, MaxSize=max_size)
+    return find_group(ctx)
+
+
+def retire_fixed_extras(ctx) -> list[str]:
+    """Deregister and terminate stage 5's hand-launched extras: the group now sizes the tier."""
+    ids = s05_users_100k.extra_web_ids(ctx)
+    if ids:
+        tg = webtier.find_target_group(ctx)
+        if tg is not None:
+            infra.client(ctx, "elbv2").deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i} for i in ids])
+        infra.client(ctx, "ec2").terminate_instances(InstanceIds=ids)
+    return ids
+
+
+# --- the policies ---------------------------------------------------------------------------------------
+
+def target_tracking_configuration(ctx, target_cpu: float = TARGET_CPU) -> dict:
+    """Keep the fleet's average CPU at `target_cpu` (the simulated metric; on a live fleet use
+    PredefinedMetricSpecification ASGAverageCPUUtilization instead)."""
+    return {"TargetValue": float(target_cpu), "CustomizedMetricSpecification": {
+        "Namespace": SIM_NAMESPACE, "MetricName": SIM_METRIC, "Dimensions": dimensions(ctx), "Statistic": "Average"}}
+
+
+def ensure_policies(ctx, target_cpu: float = TARGET_CPU) -> dict:
+    """The target-tracking policy, the simple-scaling policy and its alarm (re-put: updated in place)."""
+    asg = infra.client(ctx, "autoscaling")
+    tracking = asg.put_scaling_policy(
+        AutoScalingGroupName=group_name(ctx), PolicyName=ctx.name("cpu-target"), PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration=target_tracking_configuration(ctx, target_cpu), EstimatedInstanceWarmup=120)
+    burst = asg.put_scaling_policy(
+        AutoScalingGroupName=group_name(ctx), PolicyName=ctx.name("cpu-burst"), PolicyType="SimpleScaling",
+        AdjustmentType="ChangeInCapacity", ScalingAdjustment=BURST_STEP, Cooldown=300)
+    infra.client(ctx, "cloudwatch").put_metric_alarm(
+        AlarmName=ctx.name("cpu-burst"), AlarmDescription=f"CPU above {BURST_CPU:g}% for 2 minutes: add {BURST_STEP} instances",
+        Namespace=SIM_NAMESPACE, MetricName=SIM_METRIC, Dimensions=dimensions(ctx), Statistic="Average",
+        Period=60, EvaluationPeriods=2, DatapointsToAlarm=2, Threshold=BURST_CPU,
+        ComparisonOperator="GreaterThanThreshold", AlarmActions=[burst["PolicyARN"]], Tags=ctx.tag_list())
+    return {"tracking": tracking, "burst": burst}
+
+
+def build(ctx, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE, target_cpu: float = TARGET_CPU) -> None:
+    """Build stage 7 idempotently on stages 1, 3-6 (built by `ws.build_previous()`); the simulated day is the notebook's."""
+    validate(min_size, max_size, target_cpu)
+    ensure_launch_template(ctx)
+    ensure_group(ctx, min_size, max_size)
+    retire_fixed_extras(ctx)
+    ensure_policies(ctx, target_cpu)
+
+
+# --- the simulated day ------------------------------------------------------------------------------------
+
+def users_at(minute: float, peak_users: int = PEAK_USERS) -> int:
+    """Users online `minute` minutes after midnight (DAY_SHAPE, linear between hours)."""
+    hour = (minute / 60.0) % 24
+    low = int(hour)
+    share = DAY_SHAPE[low] + (DAY_SHAPE[(low + 1) % 24] - DAY_SHAPE[low]) * (hour - low)
+    start, end, flash = FLASH_CROWD
+    if start <= minute % (24 * 60) < end:
+        share = max(share, flash)
+    return int(peak_users * share)
+
+
+def baseline_instances(ctx) -> list[dict]:
+    """Web instances in the target group that are not the group's (stage 4's pair)."""
+    tg = webtier.find_target_group(ctx)
+    group = find_group(ctx)
+    own = {i["InstanceId"] for i in (group or {}).get("Instances", [])}
+    ids = [i for i in webtier.target_ids(ctx, tg["TargetGroupArn"]) if i not in own] if tg else []
+    return [i for i in webtier.instances(ctx, ids) if i["State"]["Name"] == "running"]
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    """The simulated day is the last 24 hours, starting on a whole minute."""
+    now = now or datetime.now(timezone.utc)
+    return (now - timedelta(days=1)).replace(second=0, microsecond=0)
+
+
+def cpu_datapoints(ctx, start: datetime, minute: int, cpu: float, minutes: int = STEP_MINUTES) -> list[dict]:
+    """One datapoint per minute of a step, as EC2's detailed monitoring would publish."""
+    return [{"MetricName": SIM_METRIC, "Dimensions": dimensions(ctx), "Unit": "Percent", "Value": round(cpu, 2),
+             "Timestamp": start + timedelta(minutes=minute + m)} for m in range(minutes)]
+
+
+def in_service(group: dict) -> int:
+    return sum(1 for i in group["Instances"] if i.get("LifecycleState") == "InService")
+
+
+def simulate_day(ctx, peak_users: int = PEAK_USERS, step_minutes: int = STEP_MINUTES) -> list[dict]:
+    """The notebook's simulated day as one function (for tests and `workshop` commands):
+    each step reads the fleet, turns users into CPU, publishes a minute-by-minute metric."""
+    validate(MIN_SIZE, MAX_SIZE, TARGET_CPU, peak_users)
+    asg, cloudwatch = infra.client(ctx, "autoscaling"), infra.client(ctx, "cloudwatch")
+    baseline = len(baseline_instances(ctx))
+    instance_type = s05_users_100k.web_template(ctx)["InstanceType"]
+    start, rows = day_start(), []
+    for minute in range(0, 24 * 60, step_minutes):
+        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name(ctx)])["AutoScalingGroups"][0]
+        fleet = baseline + in_service(group)
+        users = users_at(minute, peak_users)
+        cpu = capacity.web_cpu_percent(users, fleet, instance_type)
+        cloudwatch.put_metric_data(Namespace=SIM_NAMESPACE, MetricData=cpu_datapoints(ctx, start, minute, cpu, step_minutes))
+        rows.append({"minute": minute, "users": users, "instances": fleet, "cpu": round(cpu, 1),
+                     "desired": group["DesiredCapacity"]})
+    return rows
+
+
+# --- checks -------------------------------------------------------------------------------------------
+
+def _group(ctx) -> CheckResult:
+    group = find_group(ctx)
+    if group is None:
+        return CheckResult("group", False, f"no Auto Scaling group {group_name(ctx)}: run the group cell")
+    azs = webtier.by_az([{"Placement": {"AvailabilityZone": i["AvailabilityZone"]}} for i in group["Instances"]])
+    subnet_azs = sorted(group.get("AvailabilityZones", []))
+    shown = ", ".join(f"{az}: {n}" for az, n in sorted(azs.items())) or "no instances"
+    if len(subnet_azs) < 2:
+        return CheckResult("group", False, f"{group_name(ctx)} spans {subnet_azs}: give it the public subnets of both AZs")
+    tg = webtier.find_target_group(ctx)
+    if tg is None or tg["TargetGroupArn"] not in group.get("TargetGroupARNs", []):
+        return CheckResult("group", False, f"{group_name(ctx)} is not attached to the load balancer's target group: "
+                                           "its instances would get no traffic")
+    if not group["MinSize"] <= group["DesiredCapacity"] <= group["MaxSize"] or len(group["Instances"]) != group["DesiredCapacity"]:
+        return CheckResult("group", False, f"desired {group['DesiredCapacity']} with {len(group['Instances'])} instances, "
+                                           f"bounds {group['MinSize']}..{group['MaxSize']}")
+    if azs and max(azs.values()) - min(azs.get(az, 0) for az in subnet_azs) > 1:
+        return CheckResult("group", False, f"instances unbalanced across AZs ({shown}): Auto Scaling should spread them")
+    registered = webtier.target_ids(ctx, tg["TargetGroupArn"])
+    missing = [i["InstanceId"] for i in group["Instances"] if i["InstanceId"] not in registered]
+    if missing:
+        return CheckResult("group", False, f"{len(missing)} of the group's instances are not in the target group")
+    return CheckResult("group", True, f"{group_name(ctx)}: {group['MinSize']} <= {group['DesiredCapacity']} <= "
+                                      f"{group['MaxSize']}, {shown}, attached to the target group")
+
+
+def _policies(ctx) -> CheckResult:
+    asg = infra.client(ctx, "autoscaling")
+    policies = {p["PolicyName"]: p for p in asg.describe_policies(AutoScalingGroupName=group_name(ctx))["ScalingPolicies"]}
+    tracking, burst = policies.get(ctx.name("cpu-target")), policies.get(ctx.name("cpu-burst"))
+    if tracking is None or tracking.get("PolicyType") != "TargetTrackingScaling":
+        return CheckResult("policies", False, f"no target-tracking policy {ctx.name('cpu-target')}: run the policies cell")
+    if burst is None or burst.get("PolicyType", "SimpleScaling") != "SimpleScaling":
+        return CheckResult("policies", False, f"no simple-scaling policy {ctx.name('cpu-burst')}: run the policies cell")
+    cw = infra.client(ctx, "cloudwatch")
+    names = [a["AlarmName"] for a in tracking.get("Alarms", [])] + [ctx.name("cpu-burst")]
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    if len(alarms) != len(names):
+        return CheckResult("policies", False, f"expected alarms {names}, found {sorted(alarms)}")
+    if burst["PolicyARN"] not in alarms[ctx.name("cpu-burst")].get("AlarmActions", []):
+        return CheckResult("policies", False, f"the alarm {ctx.name('cpu-burst')} does not run the policy {ctx.name('cpu-burst')}")
+    states = ", ".join(f"{n.split('-Alarm')[-1][:4] if 'Alarm' in n else 'burst'}: {a['StateValue']}" for n, a in alarms.items())
+    return CheckResult("policies", True, f"target tracking at {tracking['TargetTrackingConfiguration']['TargetValue']:g}% "
+                                         f"CPU with {len(tracking.get('Alarms', []))} alarms, burst +{BURST_STEP}; alarms {states}")
+
+
+def _scaled(ctx) -> CheckResult:
+    """The alarms ran the policies: the group scaled out and back in (after the simulated day)."""
+    activities = infra.client(ctx, "autoscaling").describe_scaling_activities(
+        AutoScalingGroupName=group_name(ctx), MaxRecords=100)["Activities"]
+    by_alarm = [a for a in activities if "a monitor alarm" in a.get("Cause", "")]
+    out = [a for a in by_alarm if a["Description"].startswith("Launching")]
+    back = [a for a in by_alarm if a["Description"].startswith("Terminating")]
+    if not out or not back:
+        return CheckResult("scaled", False, f"{len(activities)} activities, {len(out)} launches and {len(back)} "
+                                            "terminations caused by alarms: run the simulated day cell")
+    return CheckResult("scaled", True, f"{len(out)} launches and {len(back)} terminations caused by alarms "
+                                       f"({len(activities)} activities recorded)")
+
+
+# --- the exercise ----------------------------------------------------------------------------------------
+
+def _check_tracking(value, namespace) -> str | None:
+    if not isinstance(value, dict):
+        return f"expected a TargetTrackingConfiguration dict, found {type(value).__name__}"
+    target = value.get("TargetValue")
+    if not isinstance(target, (int, float)) or not 10 <= target <= 90:
+        return f"expected TargetValue a CPU percentage such as 50.0, found {target!r}"
+    spec = value.get("CustomizedMetricSpecification") or {}
+    if value.get("PredefinedMetricSpecification"):
+        return "expected the simulated metric (CustomizedMetricSpecification): the simulated day publishes it, not EC2"
+    wanted = {"Namespace": SIM_NAMESPACE, "MetricName": SIM_METRIC, "Statistic": "Average"}
+    wrong = {k: spec.get(k) for k, v in wanted.items() if spec.get(k) != v}
+    if wrong:
+        return f"expected {wanted}, found {wrong}"
+    ws = namespace.get("ws")
+    if ws is not None and spec.get("Dimensions") != dimensions(ws):
+        return f"expected Dimensions {dimensions(ws)} (the fleet's average), found {spec.get('Dimensions')!r}"
+    return None
+
+
+register_exercise(Exercise(
+    "s07-target-tracking", 7, "tracking", _check_tracking,
+    "{'TargetValue': 50.0, 'CustomizedMetricSpecification': {'Namespace': SIM_NAMESPACE, 'MetricName': 'CPUUtilization', "
+    "'Dimensions': [{'Name': 'AutoScalingGroupName', 'Value': <group name>}], 'Statistic': 'Average'}}",
+))
+
+
+# --- the target architecture -------------------------------------------------------------------------------
+
+def _architecture(min_size: int = MIN_SIZE) -> Architecture:
+    base = s06_shift_load.ARCHITECTURE
+    web = topology.WEB_TIER
+    kept = [n for n in base.nodes if n.kind != "ec2"]
+    nodes = kept + [Node("asg", "autoscaling", f"Auto Scaling group\nmin {min_size} · max {MAX_SIZE}\n"
+                                               "target tracking + burst alarm")]
+    per_az = 1 + min_size // 2  # stage 4's baseline instance + the group's share
+    for letter in "AB":
+        for k in range(per_az):
+            nodes.append(Node(f"web-{letter.lower()}{k + 1}", "ec2", f"web {letter}{k + 1}", topology.az_group(letter, web)))
+    ids = {n.id for n in nodes}
+    edges = [e for e in base.edges if e.src in ids and e.dst in ids]
+    edges += [Edge("alb", f"web-{z}{k + 1}") for z in "ab" for k in range(per_az)
+              if not any((e.src, e.dst) == ("alb", f"web-{z}{k + 1}") for e in edges)]
+    edges += [Edge("asg", f"web-{z}{k + 1}", "scales") for z in "ab" for k in range(1, per_az)]
+    return Architecture("Stage 7: Auto Scaling", tuple(nodes), base.groups, tuple(edges))
+
+
+ARCHITECTURE = _architecture()
+
+STAGE = register(Stage(
+    number=7,
+    slug="auto_scaling",
+    title="Auto Scaling!",
+    slides="18-19",
+    users="-",
+    goal="Let the lightweight web tier size itself: an Auto Scaling group over both AZs, target tracking on CPU "
+         "and a burst alarm, through a simulated day of traffic.",
+    architecture=ARCHITECTURE,
+    builds_on=(1, 3, 4, 5, 6),
+    checks=(
+        Check("group", _group, "the group spans both AZs within min..max, balanced, attached to the target group"),
+        Check("policies", _policies, "target tracking with its alarms, and a simple policy run by its alarm"),
+        Check("scaled", _scaled, "alarms ran the policies: launches and terminations recorded"),
+    ),
+    build=build,
+))

@@ -1,0 +1,214 @@
+"""Stage 8, users > 500,000+ (slide 20): the whole picture, read back from the account.
+
+Stages 1-7 built every piece; stage 8 sets the auto-scaled web tier to slide 20's size
+(three web instances per AZ: stage 4's baseline instance and two of the group's) and then
+compares what the account really holds with slide 20's component list: two AZs, each
+with auto-scaled web instances, ElastiCache and an RDS read replica; RDS Multi-AZ (active
+and standby); DynamoDB; S3 + CloudFront; the load balancer; Route 53. The live diagram is
+drawn from describe calls and diffed against the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import topology
+from ..architecture import Architecture, Edge, Node
+from ..errors import BadInput, WorkshopError
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, infra, register, s07_auto_scaling, webtier
+
+WEB_PER_AZ = 3  # slide 20: "3 web instances (auto scaled)" in each AZ
+
+
+def validate(web_per_az) -> int:
+    if not isinstance(web_per_az, int) or isinstance(web_per_az, bool) or not 2 <= web_per_az <= 6:
+        raise BadInput(f"web_per_az={web_per_az!r}: give 2 to 6 (slide 20 shows 3 per AZ; the group's max is "
+                       f"{s07_auto_scaling.MAX_SIZE}). Nothing was created.")
+    return web_per_az
+
+
+def group_desired(ctx, web_per_az: int = WEB_PER_AZ) -> int:
+    """The group's share of slide 20's web tier: the baseline instances count too."""
+    baseline = len(s07_auto_scaling.baseline_instances(ctx))
+    return max(s07_auto_scaling.MIN_SIZE, 2 * web_per_az - baseline)
+
+
+def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
+    """Size the group for slide 20 (stages 1, 3-7 built by `ws.build_previous()`); idempotent."""
+    validate(web_per_az)
+    group = s07_auto_scaling.find_group(ctx)
+    if group is None:
+        raise WorkshopError(f"no Auto Scaling group {s07_auto_scaling.group_name(ctx)}: stage 7 builds it; "
+                                    "run ws.build_previous()")
+    desired = min(group["MaxSize"], group_desired(ctx, web_per_az))
+    if group["DesiredCapacity"] != desired:
+        infra.client(ctx, "autoscaling").set_desired_capacity(
+            AutoScalingGroupName=s07_auto_scaling.group_name(ctx), DesiredCapacity=desired, HonorCooldown=False)
+
+
+# --- slide 20's component list ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # as slide 20 shows it
+    present: Callable[[topology.Topology, list[str]], "tuple[bool, str]"]  # (found?, what was found)
+
+
+def _web(t, azs):
+    running = [i for i in t.running() if i.role == webtier.WEB_ROLE]
+    per_az = {az: sum(1 for i in running if i.az == az) for az in azs}
+    grouped = bool(t.auto_scaling_groups) and all(
+        set(azs) <= set(g.azs) for g in t.auto_scaling_groups)
+    ok = grouped and all(n >= WEB_PER_AZ for n in per_az.values())
+    return ok, f"{per_az}, Auto Scaling group over {sorted(t.auto_scaling_groups[0].azs) if t.auto_scaling_groups else 'none'}"
+
+
+def _caches(t, azs):
+    where = sorted({c.az for c in t.caches})
+    return set(azs) <= set(where), f"ElastiCache nodes in {where or 'no AZ'}"
+
+
+def _replicas(t, azs):
+    where = sorted({d.az for d in t.databases if d.role == "replica" and d.status == "available"})
+    return set(azs) <= set(where), f"available read replicas in {where or 'no AZ'}"
+
+
+def _multi_az(t, azs):
+    primaries = [d for d in t.databases if d.role == "primary"]
+    ok = any(d.multi_az and d.secondary_az and d.secondary_az != d.az for d in primaries)
+    shown = ", ".join(f"{d.id} {d.az}/{d.secondary_az}" for d in primaries) or "no primary"
+    return ok, f"primary/standby {shown}"
+
+
+def _dynamodb(t, azs):
+    return any(tb.ttl for tb in t.tables), f"tables {[tb.name for tb in t.tables] or 'none'}"
+
+
+def _cdn(t, azs):
+    ok = bool(t.buckets) and any(len(d.origins) >= 2 and any(o == "*" for o in d.behaviours) for d in t.distributions)
+    return ok, f"{len(t.distributions)} distribution(s), {len(t.buckets)} bucket(s)"
+
+
+def _elb(t, azs):
+    return any(set(azs) <= set(lb.azs) for lb in t.load_balancers), \
+        f"load balancers over {[lb.azs for lb in t.load_balancers] or 'none'}"
+
+
+def _route53(t, azs):
+    return bool(t.zones) and any(" ALIAS " in r and r.startswith("www.") for r in t.dns_records), \
+        f"{len(t.zones)} zone(s), www {'aliased' if any(r.startswith('www.') for r in t.dns_records) else 'missing'}"
+
+
+SLIDE_20 = (
+    Component("auto-scaled web instances, 3 per AZ", _web),
+    Component("ElastiCache in each AZ", _caches),
+    Component("an RDS read replica in each AZ", _replicas),
+    Component("RDS Multi-AZ: active and standby", _multi_az),
+    Component("DynamoDB", _dynamodb),
+    Component("S3 + CloudFront", _cdn),
+    Component("Elastic Load Balancing over both AZs", _elb),
+    Component("Route 53", _route53),
+)
+
+
+def compare(topo: topology.Topology) -> list[tuple[str, bool, str]]:
+    """Slide 20's components against the live topology: (component, present?, what was found)."""
+    azs = sorted({i.az for i in topo.running() if i.role == webtier.WEB_ROLE})[:2]
+    if len(azs) < 2:
+        azs = sorted(topo.azs)[:2]
+    return [(c.name, *c.present(topo, azs)) for c in SLIDE_20]
+
+
+def _slide_20(ctx) -> CheckResult:
+    rows = compare(topology.read(ctx.run_id))
+    missing = [f"{name} ({found})" for name, ok, found in rows if not ok]
+    if missing:
+        return CheckResult("slide-20", False, f"{len(missing)} of slide 20's {len(rows)} components missing: "
+                                              + "; ".join(missing[:2]))
+    return CheckResult("slide-20", True, f"all {len(rows)} components of slide 20 are live")
+
+
+def _web_tier(ctx) -> CheckResult:
+    group = s07_auto_scaling.find_group(ctx)
+    if group is None:
+        return CheckResult("web-tier", False, f"no Auto Scaling group {s07_auto_scaling.group_name(ctx)}: stage 7 builds it")
+    tg = webtier.find_target_group(ctx)
+    health = webtier.target_ids(ctx, tg["TargetGroupArn"]) if tg else {}
+    instances = [i for i in webtier.instances(ctx, list(health)) if i["State"]["Name"] == "running"]
+    counts = webtier.by_az(instances)
+    healthy = sum(1 for s in health.values() if s == "healthy")
+    shown = ", ".join(f"{az}: {n}" for az, n in sorted(counts.items())) or "none"
+    if len(counts) != 2 or min(counts.values()) < WEB_PER_AZ or healthy < len(instances):
+        return CheckResult("web-tier", False, f"expected {WEB_PER_AZ}+ healthy web instances in each AZ behind the load "
+                                              f"balancer, found {shown} ({healthy} healthy)")
+    return CheckResult("web-tier", True, f"{len(instances)} healthy web instances ({shown}), "
+                                         f"{group['DesiredCapacity']} of them the group's")
+
+
+# --- the exercise ------------------------------------------------------------------------------------------
+
+def _check_missing(value, namespace) -> str | None:
+    rows = namespace.get("rows")
+    if rows is None:
+        return "run the comparison cell first (rows = s08.compare(live))"
+    expected = [name for name, ok, _ in rows if not ok]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return f"expected a list of component names, found {type(value).__name__}"
+    if sorted(value) != sorted(expected):
+        return f"expected {expected or 'an empty list (nothing missing)'}, found {value}"
+    return None
+
+
+register_exercise(Exercise(
+    "s08-missing", 8, "missing", _check_missing,
+    "a list comprehension over rows: [name for name, ok, found in rows if not ok]",
+))
+
+
+# --- the target architecture -------------------------------------------------------------------------------
+
+def _architecture() -> Architecture:
+    web, data = topology.WEB_TIER, topology.DATA_TIER
+    nodes = [Node("user", "user", "Users"), Node("dns", "route53", "Route 53"),
+             Node("cdn", "cloudfront", "CloudFront"), Node("static", "s3", "S3 static assets"),
+             Node("alb", "alb", "Elastic Load Balancing"), Node("eip", "eip", "Elastic IP\n(day 1; admin only)"),
+             Node("asg", "autoscaling", "Auto Scaling group\n+ CloudWatch alarms"), Node("sessions", "dynamodb", "DynamoDB sessions"),
+             Node("db", "rds", "RDS active", topology.az_group("A", data)),
+             Node("standby", "rds-standby", "RDS standby", topology.az_group("B", data))]
+    edges = [Edge("user", "dns", "DNS"), Edge("dns", "cdn", "www"), Edge("cdn", "static", "/static/*"),
+             Edge("cdn", "alb", "dynamic"), Edge("db", "standby", "sync"), Edge("eip", "web-a1", "SSH")]
+    for letter in "AB":
+        low = letter.lower()
+        for k in range(WEB_PER_AZ):
+            nodes.append(Node(f"web-{low}{k + 1}", "ec2", f"web {letter}{k + 1}", topology.az_group(letter, web)))
+            edges.append(Edge("alb", f"web-{low}{k + 1}"))
+        nodes.append(Node(f"cache-{low}", "elasticache", "ElastiCache", topology.az_group(letter, data)))
+        edges += [Edge("asg", f"web-{low}2", "scales"), Edge(f"web-{low}1", f"cache-{low}", "cached reads"),
+                  Edge(f"web-{low}1", "sessions", "sessions")]
+    for n in range(4):  # stage 5's four replicas, two per AZ (slide 20 shows at least one per AZ)
+        letter = "AB"[n % 2]
+        nodes.append(Node(f"replica-{n + 1}", "rds-replica", "RDS read replica", topology.az_group(letter, data)))
+        edges.append(Edge("db", f"replica-{n + 1}", "async"))
+    return Architecture("Stage 8: users > 500,000+", tuple(nodes), topology.standard_groups(), tuple(edges))
+
+
+ARCHITECTURE = _architecture()
+
+STAGE = register(Stage(
+    number=8,
+    slug="users_500k",
+    title="Users > 500,000+",
+    slides="20",
+    users="> 500,000",
+    goal="See slide 20's whole architecture live: auto-scaled web tier in two AZs, ElastiCache and a read replica "
+         "per AZ, RDS Multi-AZ, DynamoDB, S3 + CloudFront, the load balancer and Route 53.",
+    architecture=ARCHITECTURE,
+    builds_on=(1, 3, 4, 5, 6, 7),
+    checks=(
+        Check("web-tier", _web_tier, "3+ healthy web instances per AZ behind the load balancer, the group's among them"),
+        Check("slide-20", _slide_20, "every component of slide 20 is live"),
+    ),
+    build=build,
+))

@@ -1,0 +1,464 @@
+"""Stage 9: the serverless data pipeline of slides 28-29, for real.
+
+HTTP POST /prod/logger -> API Gateway (request validator) -> Lambda writeToDynamoDB ->
+DynamoDB eventTable + Streams (NEW_IMAGE) -> Lambda DynamoDBToFirehose -> Firehose
+firehoseToS3 -> S3. It stands alone (builds_on=()). The two handler bodies are the
+learner's exercises; their reference versions live in the solution notebook (the single
+source), and `handler_sources()` reads them from there for `build` and the benchmark.
+
+Names derive from the run id but keep the talk's names: `ws.name("eventTable")` ->
+`sbs-<run>-eventTable`. Each function has its own least-privilege role.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+import types
+import urllib.error
+import urllib.request
+import zipfile
+
+from .. import lambda_runtimes
+from ..architecture import Architecture, Edge, Node
+from ..exercises import Exercise, register as register_exercise
+from . import Check, CheckResult, Stage, register
+
+RUNTIME = lambda_runtimes.COURSE_RUNTIME
+HANDLER_FILE = "handler.py"
+API_STAGE = "prod"
+#: the request model: what a valid event looks like (the validator rejects anything else with 400)
+EVENT_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "LoggerEvent",
+    "type": "object",
+    "required": ["userId", "value"],
+    "properties": {"userId": {"type": "string", "minLength": 1}, "value": {"type": "number"}},
+}
+
+
+def names(ctx) -> dict[str, str]:
+    """Every resource name of the stage for this run (the talk's names, prefixed by the run)."""
+    return {
+        "table": ctx.name("eventTable"),
+        "bucket": ctx.name("events").lower(),
+        "stream": ctx.name("firehoseToS3"),
+        "write": ctx.name("writeToDynamoDB"),
+        "forward": ctx.name("DynamoDBToFirehose"),
+        "api": ctx.name("logger-api"),
+        "write_role": ctx.name("writeToDynamoDB-role"),
+        "forward_role": ctx.name("DynamoDBToFirehose-role"),
+        "firehose_role": ctx.name("firehoseToS3-role"),
+    }
+
+
+ARCHITECTURE = Architecture(
+    "Serverless pipeline: 16 lines of code, zero servers",
+    nodes=(
+        Node("apps", "client", "Web apps"),
+        Node("api", "apigateway", "API Gateway\nPOST /prod/logger"),
+        Node("write", "lambda", "writeToDynamoDB"),
+        Node("table", "dynamodb", "eventTable\n+ Streams"),
+        Node("forward", "lambda", "DynamoDBToFirehose"),
+        Node("firehose", "firehose", "firehoseToS3"),
+        Node("bucket", "s3", "S3 bucket"),
+    ),
+    edges=(
+        Edge("apps", "api", "HTTP POST"),
+        Edge("api", "write", "AWS_PROXY"),
+        Edge("write", "table", "put_item"),
+        Edge("table", "forward", "stream batches"),
+        Edge("forward", "firehose", "put_record_batch"),
+        Edge("firehose", "bucket", "objects"),
+    ),
+)
+
+
+# --- handler code ---------------------------------------------------------------------------
+
+def handler_sources() -> tuple[str, str]:
+    """The reference handler modules (writeToDynamoDB, DynamoDBToFirehose), from the solution notebook."""
+    from .. import exercises
+
+    ns: dict = {}
+    write = exercises.take_solution(exercises.get("s09-write-handler"), ns)
+    forward = exercises.take_solution(exercises.get("s09-forward-handler"), ns)
+    return write, forward
+
+
+def body_lines(source: str, function: str = "handler") -> int:
+    """Lines of code in a function's body (no blank lines, comments or docstring): the talk's count."""
+    import ast
+
+    tree = ast.parse(source)
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if not body:
+        return 0
+    lines = source.splitlines()[body[0].lineno - 1:body[-1].end_lineno]
+    return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
+
+
+def zip_source(source: str) -> bytes:
+    """A deployment package: one file, `handler.py` (handler `handler.handler`)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        info = zipfile.ZipInfo(HANDLER_FILE, date_time=(2020, 1, 1, 0, 0, 0))  # same code -> same CodeSha256
+        info.external_attr = 0o644 << 16
+        z.writestr(info, source)
+    return buf.getvalue()
+
+
+# --- exercises: run the learner's handler against a fake boto3 --------------------------------
+
+class _Recorder:
+    def __init__(self, reply=None):
+        self.calls: list[tuple[str, dict]] = []
+        self._reply = reply or {}
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, kwargs))
+            return self._reply.get(name, {})
+        return call
+
+
+def _run_handler(source: str, event: dict, env: dict) -> tuple[object, _Recorder]:
+    """Import `source` as a Lambda module with a fake boto3, call handler(event, context)."""
+    recorder = _Recorder({"put_record_batch": {"FailedPutCount": 0, "RequestResponses": []}})
+    fake = types.ModuleType("boto3")
+    fake.resource = lambda *a, **k: types.SimpleNamespace(Table=lambda name: recorder)
+    fake.client = lambda *a, **k: recorder
+    saved_module, saved_env = sys.modules.get("boto3"), dict(os.environ)
+    sys.modules["boto3"] = fake
+    os.environ.update(env)
+    try:
+        module: dict = {"__name__": "handler"}
+        exec(compile(source, HANDLER_FILE, "exec"), module)
+        if not callable(module.get("handler")):
+            raise AssertionError("the module defines no handler(event, context)")
+        context = types.SimpleNamespace(aws_request_id="req-0001", function_name="test",
+                                        get_remaining_time_in_millis=lambda: 3000)
+        return module["handler"](event, context), recorder
+    finally:
+        if saved_module is not None:
+            sys.modules["boto3"] = saved_module
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def _check_write(source, namespace) -> str | None:
+    if not isinstance(source, str):
+        return f"expected the handler module's source as a string, found {type(source).__name__}"
+    result, table = _run_handler(source, {"body": json.dumps({"userId": "u1", "value": 42})},
+                                 {"TABLE_NAME": "eventTable"})
+    puts = [kw for name, kw in table.calls if name == "put_item"]
+    if len(puts) != 1:
+        return f"expected one table.put_item(Item=...) per POST, found {len(puts)}"
+    item = puts[0].get("Item", {})
+    if item.get("userId") != "u1" or item.get("value") != 42 or item.get("eventId") != "req-0001":
+        return (f"expected Item with eventId=context.aws_request_id, userId and value from the body, "
+                f"found {item}")
+    if not isinstance(result, dict) or result.get("statusCode") != 200:
+        return f"expected a proxy response {{'statusCode': 200, 'body': ...}}, found {result!r}"
+    try:
+        body = json.loads(result.get("body") or "")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("eventId") != "req-0001":
+        return f"expected body to be JSON {{\"eventId\": <the request id>}}, found {result.get('body')!r}"
+    return None
+
+
+def _stream_event() -> dict:
+    def rec(name, event_id, user, value):
+        image = {"eventId": {"S": event_id}, "userId": {"S": user}, "value": {"N": str(value)}}
+        d = {"Keys": {"eventId": {"S": event_id}}, "SequenceNumber": "1", "StreamViewType": "NEW_IMAGE",
+             "ApproximateCreationDateTime": 1700000000, "SizeBytes": 60}
+        if name != "REMOVE":
+            d["NewImage"] = image
+        return {"eventID": "x", "eventName": name, "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "eventVersion": "1.1", "dynamodb": d, "eventSourceARN": "arn:aws:dynamodb:::table/t/stream/1"}
+
+    return {"Records": [rec("INSERT", "e1", "u1", 42), rec("INSERT", "e2", "u2", 7.5), rec("REMOVE", "e0", "u0", 1)]}
+
+
+def _check_forward(source, namespace) -> str | None:
+    if not isinstance(source, str):
+        return f"expected the handler module's source as a string, found {type(source).__name__}"
+    _, firehose = _run_handler(source, _stream_event(), {"STREAM_NAME": "firehoseToS3"})
+    sent = []
+    for name, kw in firehose.calls:
+        if name == "put_record_batch":
+            sent += [r.get("Data") for r in kw.get("Records", [])]
+        elif name == "put_record":
+            sent.append(kw.get("Record", {}).get("Data"))
+    try:
+        events = [json.loads(d) for d in sent]
+    except (TypeError, ValueError):
+        return f"expected each Firehose record's Data to be one JSON document, found {sent!r}"
+    ids = sorted(str(e.get("eventId")) for e in events if isinstance(e, dict))
+    if ids != ["e1", "e2"]:
+        return f"expected the two INSERTed events (e1, e2) sent to Firehose once each, found eventIds {ids}"
+    if not all(isinstance(d, str) and d.endswith("\n") for d in sent):
+        return "expected each record's Data to end with a newline (one event per line in S3)"
+    return None
+
+
+register_exercise(Exercise("s09-write-handler", 9, "write_to_dynamodb_py", _check_write,
+                           "parse event['body'] with json.loads, put_item an Item with eventId=context.aws_request_id, "
+                           "userId and value, and return {'statusCode': 200, 'body': json.dumps({'eventId': ...})}"))
+register_exercise(Exercise("s09-forward-handler", 9, "dynamodb_to_firehose_py", _check_forward,
+                           "for each INSERT record, flatten record['dynamodb']['NewImage'] ({'S': 'u1'} -> 'u1'), "
+                           "json.dumps it plus '\\n', and send them with firehose.put_record_batch"))
+
+
+# --- build -------------------------------------------------------------------------------------
+
+def _policy(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _trust(service: str) -> str:
+    return _policy([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+def _role(iam, name: str, service: str, statements: list[dict], tags: list[dict]) -> str:
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(service), Tags=tags)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="least-privilege", PolicyDocument=_policy(statements))
+    return arn
+
+
+def roles(ctx, n: dict) -> dict[str, str]:
+    """The three least-privilege roles; each may do exactly what its function needs."""
+    iam, region, account = ctx.client("iam"), ctx.region, _account()
+    logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/sbs-{ctx.run_id}-*"}
+    table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{n['table']}"
+    stream_arn = f"arn:aws:firehose:{region}:{account}:deliverystream/{n['stream']}"
+    tags = ctx.tag_list()
+    return {
+        "write": _role(iam, n["write_role"], "lambda.amazonaws.com",
+                       [logs, {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": table_arn}], tags),
+        "forward": _role(iam, n["forward_role"], "lambda.amazonaws.com", [logs, {
+            "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                                          "dynamodb:ListStreams"], "Resource": f"{table_arn}/stream/*"},
+            {"Effect": "Allow", "Action": ["firehose:PutRecordBatch"], "Resource": stream_arn}], tags),
+        "firehose": _role(iam, n["firehose_role"], "firehose.amazonaws.com", [{
+            "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetBucketLocation",
+                                          "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{n['bucket']}", f"arn:aws:s3:::{n['bucket']}/*"]}], tags),
+    }
+
+
+def _account() -> str:
+    from .. import aws
+
+    return aws.account_id()
+
+
+def retry_role_propagation(call, attempts: int = 10):
+    """On a real account a new role takes seconds to be assumable by Lambda: retry while it is not."""
+    for i in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # Lambda: InvalidParameterValueException; Firehose: InvalidArgumentException
+            text = type(exc).__name__ + str(exc)
+            if not any(s in text for s in ("InvalidParameterValue", "InvalidArgument", "assume")) or i == attempts - 1:
+                raise
+            time.sleep(3)
+
+
+def deploy(ctx, write_source: str, forward_source: str) -> dict:
+    """Create (or update) the whole pipeline, idempotently; return names, ARNs and the invoke URL."""
+    from .. import apigateway
+
+    n = names(ctx)
+    arns = roles(ctx, n)
+    ddb, s3, fh, lam, apigw = (ctx.client(s) for s in ("dynamodb", "s3", "firehose", "lambda", "apigateway"))
+    if n["table"] not in ddb.list_tables()["TableNames"]:
+        ddb.create_table(TableName=n["table"], BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+                         Tags=ctx.tag_list())
+        ddb.get_waiter("table_exists").wait(TableName=n["table"])
+    stream_arn = ddb.describe_table(TableName=n["table"])["Table"]["LatestStreamArn"]
+    if n["bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        kwargs = {} if ctx.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": ctx.region}}
+        s3.create_bucket(Bucket=n["bucket"], **kwargs)
+        s3.put_bucket_tagging(Bucket=n["bucket"], Tagging={"TagSet": ctx.tag_list()})
+    if n["stream"] not in fh.list_delivery_streams(Limit=100)["DeliveryStreamNames"]:
+        retry_role_propagation(lambda: fh.create_delivery_stream(
+            DeliveryStreamName=n["stream"], DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": arns["firehose"], "BucketARN": f"arn:aws:s3:::{n['bucket']}", "Prefix": "events/",
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}},  # the minimum: objects appear fast
+            Tags=ctx.tag_list()))
+    functions = {}
+    for key, source, env in (("write", write_source, {"TABLE_NAME": n["table"]}),
+                             ("forward", forward_source, {"STREAM_NAME": n["stream"]})):
+        functions[key] = ensure_function(lam, n[key], source, arns[key], env, ctx.tags)
+    if not any(m["EventSourceArn"] == stream_arn for m in
+               lam.list_event_source_mappings(FunctionName=n["forward"])["EventSourceMappings"]):
+        retry_role_propagation(lambda: lam.create_event_source_mapping(
+            FunctionName=n["forward"], EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=100,
+            Enabled=True, BisectBatchOnFunctionError=True))
+    api_id = ensure_api(ctx, apigw, lam, n, functions["write"])
+    return {"names": n, "api_id": api_id, "url": apigateway.stage_url(api_id, API_STAGE, ctx.region) + "/logger",
+            "stream_arn": stream_arn}
+
+
+def ensure_function(lam, name: str, source: str, role_arn: str, env: dict, tags: dict) -> str:
+    """Create the function, or update its code when it changed; return its ARN."""
+    package = zip_source(source)
+    try:
+        config = lam.get_function(FunctionName=name)["Configuration"]
+    except lam.exceptions.ResourceNotFoundException:
+        arn = retry_role_propagation(lambda: lam.create_function(
+            FunctionName=name, Runtime=RUNTIME, Role=role_arn, Handler="handler.handler",
+            Code={"ZipFile": package}, Timeout=10, MemorySize=128, Environment={"Variables": env},
+            Tags=tags))["FunctionArn"]
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)  # "Pending" for a few seconds on AWS
+        return arn
+    import base64
+    import hashlib
+
+    if config.get("CodeSha256") != base64.b64encode(hashlib.sha256(package).digest()).decode():
+        lam.update_function_code(FunctionName=name, ZipFile=package)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    return config["FunctionArn"]
+
+
+def ensure_api(ctx, apigw, lam, n: dict, function_arn: str) -> str:
+    """The REST API: POST /logger with a validator (userId string, value number) -> writeToDynamoDB; stage prod."""
+    api_id = next((a["id"] for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == n["api"]), None)
+    if api_id is None:
+        api_id = apigw.create_rest_api(name=n["api"], tags=ctx.tags, endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    resources = apigw.get_resources(restApiId=api_id, limit=500)["items"]
+    root = next(r["id"] for r in resources if r["path"] == "/")
+    logger = next((r for r in resources if r["path"] == "/logger"), None)
+    if logger is None:
+        logger = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="logger")
+    if "LoggerEvent" not in {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]}:
+        apigw.create_model(restApiId=api_id, name="LoggerEvent", contentType="application/json",
+                           schema=json.dumps(EVENT_SCHEMA))
+    validators = apigw.get_request_validators(restApiId=api_id)["items"]
+    validator = next((v["id"] for v in validators if v["name"] == "body"), None) or apigw.create_request_validator(
+        restApiId=api_id, name="body", validateRequestBody=True, validateRequestParameters=False)["id"]
+    if "POST" not in (logger.get("resourceMethods") or {}):
+        apigw.put_method(restApiId=api_id, resourceId=logger["id"], httpMethod="POST", authorizationType="NONE",
+                         requestValidatorId=validator, requestModels={"application/json": "LoggerEvent"})
+        apigw.put_integration(restApiId=api_id, resourceId=logger["id"], httpMethod="POST", type="AWS_PROXY",
+                              integrationHttpMethod="POST",
+                              uri=f"arn:aws:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+        try:
+            lam.add_permission(FunctionName=function_arn, StatementId="apigateway-logger", Action="lambda:InvokeFunction",
+                               Principal="apigateway.amazonaws.com",
+                               SourceArn=f"arn:aws:execute-api:{ctx.region}:{_account()}:{api_id}/*/POST/logger")
+        except lam.exceptions.ResourceConflictException:
+            pass  # already allowed
+    if API_STAGE not in {s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]}:
+        apigw.create_deployment(restApiId=api_id, stageName=API_STAGE)
+    return api_id
+
+
+def build(ctx) -> None:
+    """The whole pipeline with the reference handlers (for later stages and the benchmark)."""
+    deploy(ctx, *handler_sources())
+
+
+# --- verification ------------------------------------------------------------------------------
+
+def invoke_url(ctx) -> str | None:
+    """The stage's POST URL (…/prod/logger), or None when its API is not deployed."""
+    from .. import apigateway
+
+    n = names(ctx)
+    for u in apigateway.invoke_urls(ctx.region):
+        if u["name"] == n["api"] and u["stage"] == API_STAGE:
+            return u["url"] + "/logger"
+    return None
+
+
+def post(url: str, body: bytes | str, timeout: float = 30) -> tuple[int, dict | str]:
+    """POST `body` over HTTP (urllib, a real client); (status, parsed JSON or text)."""
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _end_to_end(ctx) -> CheckResult:
+    from .. import load
+
+    url = invoke_url(ctx)
+    if url is None:
+        return CheckResult("post-to-s3", False, "no deployed API 'logger-api' stage prod: run the deploy cells")
+    status, reply = post(url, json.dumps({"userId": "check", "value": 1}))
+    if status != 200 or not isinstance(reply, dict) or "eventId" not in reply:
+        return CheckResult("post-to-s3", False, f"expected 200 with an eventId from POST {url}, found {status} {reply}")
+    found = load.wait_in_s3(ctx.client("s3"), names(ctx)["bucket"], {reply["eventId"]},
+                            timeout_s=20 if ctx.is_local else 180, progress=not ctx.is_local)
+    ok = found.get(reply["eventId"], 0) >= 1
+    return CheckResult("post-to-s3", ok, f"an event POSTed to {url} reached s3://{names(ctx)['bucket']}" if ok else
+                       f"event {reply['eventId']} accepted but not in s3://{names(ctx)['bucket']} after waiting: "
+                       f"check the log group /aws/lambda/{names(ctx)['forward']}")
+
+
+def _validator(ctx) -> CheckResult:
+    url = invoke_url(ctx)
+    if url is None:
+        return CheckResult("validator", False, "no deployed API 'logger-api' stage prod: run the deploy cells")
+    status, reply = post(url, json.dumps({"userId": "check", "value": "not a number"}))
+    ok = status == 400
+    return CheckResult("validator", ok, "a schema-invalid body gets 400 Invalid request body" if ok else
+                       f"expected 400 for a bad body, found {status} {reply}: attach the validator and model to POST /logger")
+
+
+def _runtime(ctx) -> CheckResult:
+    lam = ctx.client("lambda")
+    n = names(ctx)
+    bad = []
+    for key in ("write", "forward"):
+        try:
+            runtime = lam.get_function_configuration(FunctionName=n[key])["Runtime"]
+        except lam.exceptions.ResourceNotFoundException:
+            return CheckResult("runtime", False, f"function {n[key]} does not exist: run the deploy cells")
+        if not lambda_runtimes.supported(runtime):
+            bad.append(f"{n[key]}: {lambda_runtimes.describe(runtime)}")
+    return CheckResult("runtime", not bad, lambda_runtimes.describe(RUNTIME) if not bad else "; ".join(bad))
+
+
+STAGE = register(Stage(
+    number=9,
+    slug="serverless_pipeline",
+    title="A serverless data pipeline",
+    slides="28-29",
+    users="-",
+    goal="POST an event to API Gateway and find it in S3: two Lambda functions, 16 lines, zero servers.",
+    architecture=ARCHITECTURE,
+    builds_on=(),
+    checks=(
+        Check("post-to-s3", _end_to_end, "an event POSTed over HTTP reaches S3"),
+        Check("validator", _validator, "the request validator rejects a bad body with 400"),
+        Check("runtime", _runtime, "the functions' Python runtime is still supported by AWS"),
+    ),
+    build=build,
+))
