@@ -28,3 +28,13 @@ def local_aws(workshop_home):
     os.environ["WORKSHOP_ENDPOINT"] = server.endpoint
     yield server
     os.environ.pop("WORKSHOP_ENDPOINT", None)
+
+
+@pytest.fixture(autouse=True)
+def _restore_workshop_environment():
+    """notebook.start() sets WORKSHOP_RUN_ID/TARGET/REGION for its kernel; in this process, undo it per test."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("WORKSHOP_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("WORKSHOP_") and k not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)

@@ -73,8 +73,11 @@ def _untaggable(run_id):
             if policy["PolicyName"].startswith(prefix):
                 yield Resource("iam:policy", policy["PolicyName"], None, run_id)
     for api in aws.client("apigateway").get_rest_apis().get("items", []):
-        if api["name"].startswith(prefix) or tags.is_course(api.get("tags") or {}):
-            yield Resource("apigateway:restapi", f"{api['name']} ({api['id']})", (api.get("tags") or {}).get(tags.STAGE_KEY), run_id)
+        api_tags = api.get("tags") or {}
+        tagged = tags.is_course(api_tags) and (not run_id or api_tags.get(tags.RUN_KEY) == run_id)
+        if api["name"].startswith(prefix) or tagged:
+            yield Resource("apigateway:restapi", f"{api['name']} ({api['id']})", api_tags.get(tags.STAGE_KEY),
+                           api_tags.get(tags.RUN_KEY, run_id))
     r53 = aws.client("route53")
     for zone in r53.list_hosted_zones().get("HostedZones", []):
         zone_id = zone["Id"].split("/")[-1]

@@ -162,10 +162,13 @@ def _name_tag(t: Any) -> str:
 # --- EC2 ------------------------------------------------------------------------------
 
 def _ec2_find(describe: str, key: str, id_key: str, states_ok: Callable[[dict], bool] = lambda x: True,
-              nested: str | None = None):
+              nested: str | None = None, page_size: int | None = None):
     def find(scope: Scope):
         ec2 = scope.client("ec2")
-        items = _paginate(ec2, describe, key)
+        # moto 5.2.5 cuts describe_launch_templates at MaxResults (default 15) without a NextToken:
+        # ask for AWS's maximum page so a busy account is still seen whole
+        extra = {"PaginationConfig": {"PageSize": page_size}} if page_size else {}
+        items = _paginate(ec2, describe, key, **extra)
         if nested:
             items = (i for r in items for i in r.get(nested, []))
         for item in items:
@@ -1192,7 +1195,7 @@ WAVES: list[list[Kind]] = [
         _k("lambda function", "lambda", _find_functions, _delete_function, _function_gone),
         _k("dynamodb table", "dynamodb", _find_tables, _delete_table, _table_gone, typical_s=20),
         _k("s3 bucket", "s3", _find_buckets, _empty_and_delete_bucket, _bucket_gone, typical_s=10, global_=True),
-        _k("ec2 launch template", "ec2", _ec2_find("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId"),
+        _k("ec2 launch template", "ec2", _ec2_find("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", page_size=200),
            _ec2_simple("delete_launch_template", "LaunchTemplateId"), _launch_template_gone),
         _k("autoscaling launch configuration", "autoscaling", _find_launch_configs, _delete_launch_config,
            _launch_config_gone),

@@ -72,7 +72,12 @@ class _LambdaFormatter(logging.Formatter):
 
 
 def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.abspath(__file__)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename != here and not f.filename.startswith("<frozen") and "importlib" not in f.filename]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return {"errorType": error_type or "SyntaxError", "errorMessage": message if message is not None else str(exc),
+                "stackTrace": [f'  File "{exc.filename}" Line {exc.lineno}\n        {(exc.text or "").strip()}\n']}
     stack = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line or ""}\n' for f in frames]
     return {"errorType": error_type or type(exc).__name__, "errorMessage": message if message is not None else str(exc),
             "stackTrace": stack}
@@ -114,7 +119,7 @@ def main(argv: list[str]) -> int:
     handler_out.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler_out]
-    root.setLevel(logging.WARNING if os.environ.get("AWS_LAMBDA_LOG_LEVEL") is None else os.environ["AWS_LAMBDA_LOG_LEVEL"])
+    root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL") or logging.WARNING)
     os.chdir(task_root)
     sys.path.insert(0, task_root)
     fn, init_error = _load(handler_spec)

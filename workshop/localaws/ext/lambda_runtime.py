@@ -48,6 +48,11 @@ ACCOUNT = "123456789012"  # moto's fixed account id
 WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "lambda_worker.py"
 #: warm workers per function at most (AWS scales much further; two cores here)
 MAX_WORKERS = int(os.environ.get("WORKSHOP_LAMBDA_MAX_WORKERS", "4"))
+#: warm workers kept idle across all functions at most; beyond it the longest-idle one is stopped
+#: (each holds a Python process with boto3, ~30-40 MB: a laptop must not fill up with them)
+MAX_IDLE_TOTAL = int(os.environ.get("WORKSHOP_LAMBDA_MAX_IDLE", "12"))
+#: an idle warm worker is stopped after this many seconds (AWS recycles idle environments after minutes)
+IDLE_S = 600.0
 #: environment names a worker may inherit from the server (everything else is Lambda's own)
 _INHERIT = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR", "HOME")
 
@@ -60,6 +65,7 @@ class InvokeResult:
     request_id: str
     error_type: str | None = None
     duration_ms: float = 0.0
+    started_ms: int = 0  # wall clock, for the START log line
 
 
 class Worker:
@@ -74,6 +80,7 @@ class Worker:
             env=env, cwd=task_root, text=True, bufsize=1,
         )
         self.ready = False
+        self.idle_since = time.monotonic()
         self.init_logs = ""
         self.init_ms = 0.0
 
@@ -95,9 +102,7 @@ class Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self.kill()
-            return {"ok": False, "error": {"errorType": "Runtime.ExitError",
-                                           "errorMessage": "RequestId: {} Error: Runtime exited".format(request["request_id"])},
-                    "logs": ""}
+            return _exit_error(request["request_id"], "Runtime exited")
         line = self._fast_readline(timeout)
         if line is None:
             self.kill()
@@ -105,9 +110,7 @@ class Worker:
         if not line:
             code = self.proc.poll()
             self.kill()
-            return {"ok": False, "error": {"errorType": "Runtime.ExitError",
-                                           "errorMessage": f"RequestId: {request['request_id']} Error: Runtime exited with error: exit status {code}"},
-                    "logs": ""}
+            return _exit_error(request["request_id"], f"Runtime exited with error: exit status {code}")
         return json.loads(line)
 
     def _fast_readline(self, timeout: float) -> str | None:
@@ -142,6 +145,12 @@ class Worker:
                 pass
 
 
+def _exit_error(request_id: str, what: str) -> dict:
+    """The reply for a worker that died mid-invocation (e.g. the handler called sys.exit)."""
+    return {"ok": False, "logs": "",
+            "error": {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {what}"}}
+
+
 class Runtime:
     """Warm workers per function, keyed by code and configuration; the invoke path."""
 
@@ -152,6 +161,7 @@ class Runtime:
         self._busy: dict[str, int] = {}
         self._freed = threading.Condition(self._lock)
         self._code_dir = Path(tempfile.mkdtemp(prefix="workshop-lambda-"))
+        self._closed = False
         self.cold_starts = 0
 
     # --- function lookup ---------------------------------------------------------------
@@ -229,8 +239,10 @@ class Runtime:
                 threading.Thread(target=stale.kill, daemon=True).start()
             while not idle and self._busy.get(arn, 0) >= MAX_WORKERS:
                 self._freed.wait(timeout=1)
-                idle = [w for w in self._idle.get(arn, []) if w.key == key and w.alive()]
-                self._idle[arn] = idle
+                idle = self._idle.setdefault(arn, [])
+                for stale in [w for w in idle if w.key != key or not w.alive()]:
+                    idle.remove(stale)
+                    threading.Thread(target=stale.kill, daemon=True).start()
             self._busy[arn] = self._busy.get(arn, 0) + 1
             if idle:
                 return idle.pop(), False
@@ -246,14 +258,38 @@ class Runtime:
     def _release(self, fn, worker: Worker) -> None:
         with self._lock:
             self._busy[fn.function_arn] = max(0, self._busy.get(fn.function_arn, 1) - 1)
-            if worker.alive() and worker.key == self._key(fn):
+            if worker.alive() and worker.key == self._key(fn) and not self._closed:
+                worker.idle_since = time.monotonic()
                 self._idle.setdefault(fn.function_arn, []).append(worker)
+                self._evict_over_cap()
             else:
                 threading.Thread(target=worker.kill, daemon=True).start()
             self._freed.notify_all()
 
+    def _evict_over_cap(self) -> None:
+        """Stop the longest-idle workers while more than MAX_IDLE_TOTAL are idle (called with the lock held)."""
+        idle = sorted(((w.idle_since, arn, w) for arn, ws in self._idle.items() for w in ws), key=lambda t: t[0])
+        for _, arn, w in idle[:max(0, len(idle) - MAX_IDLE_TOTAL)]:
+            self._idle[arn].remove(w)
+            threading.Thread(target=w.kill, daemon=True).start()
+
+    def idle_workers(self) -> int:
+        with self._lock:
+            return sum(len(ws) for ws in self._idle.values())
+
+    def reap(self, idle_s: float = IDLE_S) -> None:
+        """Stop idle workers of deleted functions, and any idle longer than `idle_s` (AWS recycles them too)."""
+        now = time.monotonic()
+        with self._lock:
+            for arn, idle in list(self._idle.items()):
+                gone = self.find(arn, arn.split(":")[3]) is None
+                for w in [w for w in idle if gone or now - w.idle_since > idle_s or not w.alive()]:
+                    idle.remove(w)
+                    threading.Thread(target=w.kill, daemon=True).start()
+
     def shutdown(self) -> None:
         with self._lock:
+            self._closed = True  # workers busy now are killed when they finish
             workers = [w for ws in self._idle.values() for w in ws]
             self._idle.clear()
         for w in workers:
@@ -272,6 +308,7 @@ class Runtime:
                 doc = {"errorType": "InvalidRequestContentException",
                        "errorMessage": "Could not parse request body into json"}
                 return InvokeResult(False, json.dumps(doc).encode(), "", request_id, doc["errorType"])
+        started_ms = int(time.time() * 1000)
         worker, cold = self._acquire(fn)
         started = time.monotonic()
         timeout = float(fn.timeout or 3)
@@ -298,6 +335,7 @@ class Runtime:
             if doc.get("errorType", "").startswith("Runtime.") and not logs:
                 logs = f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
             result = InvokeResult(False, json.dumps(order).encode(), logs, request_id, doc.get("errorType"), duration)
+        result.started_ms = started_ms
         self._write_logs(fn, worker, result, cold)
         return result
 
@@ -316,16 +354,20 @@ class Runtime:
             lines = []
             if cold and worker.init_logs:
                 lines += worker.init_logs.splitlines()
-            lines.append(f"START RequestId: {rid} Version: $LATEST")
+            first = [{"timestamp": result.started_ms, "message": m} for m in lines]
+            first.append({"timestamp": result.started_ms, "message": f"START RequestId: {rid} Version: $LATEST"})
+            lines = []
             lines += [line for line in result.logs.splitlines() if line.strip()]
             lines.append(f"END RequestId: {rid}")
+            billed = max(1, int(result.duration_ms + 0.999))
             report = (f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"
-                      f"Billed Duration: {max(1, int(result.duration_ms + 0.999))} ms\tMemory Size: {fn.memory_size} MB")
+                      f"Billed Duration: {billed} ms\tMemory Size: {fn.memory_size} MB")
             if cold:
                 report += f"\tInit Duration: {worker.init_ms:.2f} ms"
             lines.append(report)
             now = int(time.time() * 1000)
-            logs.put_log_events(fn.logs_group_name, worker.log_stream, [{"timestamp": now, "message": m} for m in lines])
+            logs.put_log_events(fn.logs_group_name, worker.log_stream,
+                                first + [{"timestamp": now, "message": m} for m in lines])
         except Exception:
             log.exception("could not write the logs of %s", fn.function_name)
 
@@ -391,6 +433,16 @@ def _invoke_route(request: Request, match) -> Response | None:
 
 def install(server) -> None:
     global _runtime
-    _runtime = Runtime(server)
+    if _runtime is None or _runtime.server is None:
+        _runtime = Runtime(server)  # moto's state is per process, so is the runtime: the first server's endpoint
+    owner = _runtime
+
+    def stop() -> None:
+        global _runtime
+        if owner.server is server:
+            owner.shutdown()
+            _runtime = None
+
     server.route("POST", r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$", _invoke_route)
-    server.on_stop(_runtime.shutdown)
+    server.background("lambda-reaper", lambda: owner.reap(), interval=10.0)
+    server.on_stop(stop)
