@@ -19,12 +19,19 @@ def stage_url(api_id: str, stage: str, region: str | None = None) -> str:
 
 
 def invoke_urls(region: str | None = None) -> list[dict]:
-    """Every deployed stage of every REST API: [{api_id, name, stage, url}], sorted by name and stage."""
+    """Every deployed stage of every REST API: [{api_id, name, stage, url, resources}], sorted by name and
+    stage; `resources` maps each resource path with methods to its URL and methods, e.g.
+    {"/logger": {"url": ".../prod/logger", "methods": ["POST"]}}."""
     apigw = aws.client("apigateway", region=region)
     found = []
     for page in apigw.get_paginator("get_rest_apis").paginate():
         for api in page.get("items", []):
+            paths = {r["path"]: sorted(r.get("resourceMethods", {}))
+                     for rpage in apigw.get_paginator("get_resources").paginate(restApiId=api["id"])
+                     for r in rpage.get("items", []) if r.get("resourceMethods")}
             for stage in apigw.get_stages(restApiId=api["id"]).get("item", []):
+                base = stage_url(api["id"], stage["stageName"], region)
                 found.append({"api_id": api["id"], "name": api.get("name", ""), "stage": stage["stageName"],
-                              "url": stage_url(api["id"], stage["stageName"], region)})
+                              "url": base, "resources": {p: {"url": base + (p if p != "/" else ""), "methods": m}
+                                                         for p, m in sorted(paths.items())}})
     return sorted(found, key=lambda u: (u["name"], u["stage"]))

@@ -44,7 +44,12 @@ def _invoke_urls() -> list[dict]:
         from .. import apigateway
     except ImportError:
         return []
-    return [{**u, "invoke_url": u.get("url")} for u in apigateway.invoke_urls()]
+    out = []
+    for u in apigateway.invoke_urls():
+        for path, info in (u.get("resources") or {"/": {"url": u["url"], "methods": []}}).items():
+            out.append({"api_id": u["api_id"], "name": u["name"], "stage": u["stage"], "path": path,
+                        "methods": info["methods"], "invoke_url": info["url"]})
+    return out
 
 
 def run(args) -> int:
@@ -67,5 +72,5 @@ def run(args) -> int:
         if len(items) > 12:
             print(f"  … and {len(items) - 12} more")
     for u in doc.get("invoke_urls") or []:
-        print(f"invoke URL: {u['invoke_url']}")
+        print(f"invoke URL: {' '.join(u['methods']) or 'ANY'} {u['invoke_url']}")
     return 0
