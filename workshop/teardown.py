@@ -1413,8 +1413,9 @@ def _blocker(scope: Scope, r: Resource, exc: Exception) -> Blocker:
         except Exception:  # noqa: BLE001
             holder = ""
     held = f" is held by {holder}" if holder else f" could not be deleted ({code})"
-    todo = ("delete or detach that first (it is not the course's, so teardown leaves it alone), "
-            "then run 'workshop teardown --yes' again") if holder else \
+    todo = ("delete or detach that first (it is outside what this teardown covers: not the course's, or "
+            "another stage's or run's; 'workshop teardown --yes' with no --run/--stage takes the whole course), "
+            "then run the teardown again") if holder else \
         f"{str(exc).splitlines()[0][:200]}; fix that, then run 'workshop teardown --yes' again"
     return Blocker(r, f"{r.label()} in {r.region}{held}: {todo}")
 
