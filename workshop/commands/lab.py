@@ -27,6 +27,8 @@ def run(args) -> int:
         cmd.append(f"--port={args.port}")
     if args.no_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines run as root; Jupyter refuses it otherwise
     try:
         return subprocess.call(cmd, env=os.environ.copy())
     except KeyboardInterrupt:
