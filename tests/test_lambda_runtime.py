@@ -168,8 +168,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as f:  # a zombie counts as gone
-        return f.read().split()[2] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # a zombie counts as gone
+            return f.read().split()[2] != "Z"
+    except OSError:  # it exited between the two looks (ESRCH/ENOENT): gone
+        return False
 
 
 def test_idle_warm_workers_are_capped_across_functions(monkeypatch):
