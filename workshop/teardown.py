@@ -130,6 +130,19 @@ def _gone_codes(exc: ClientError, *codes: str) -> bool:
     return code in codes or "NotFound" in code or "NoSuch" in code
 
 
+def _gone_when_absent(service: str, describe: str, id_param: str):
+    """A `gone` check: done once `describe(id_param=r.id)` answers not-found, else still deleting."""
+    def gone(scope, r):
+        try:
+            getattr(scope.client(service), describe)(**{id_param: r.id})
+        except ClientError as exc:
+            if _gone_codes(exc):
+                return True
+            raise
+        return waits.Pending("deleting")
+    return gone
+
+
 # ---------------------------------------------------------------------------------------
 # Kinds: how to find, delete and watch the deletion of each sort of resource
 # ---------------------------------------------------------------------------------------
@@ -703,14 +716,7 @@ def _delete_oac(scope, r):
     cf.delete_origin_access_control(Id=r.id, IfMatch=etag)
 
 
-def _oac_gone(scope, r):
-    try:
-        scope.client("cloudfront").get_origin_access_control(Id=r.id)
-    except ClientError as exc:
-        if _gone_codes(exc):
-            return True
-        raise
-    return waits.Pending("deleting")
+_oac_gone = _gone_when_absent("cloudfront", "get_origin_access_control", "Id")
 
 
 # --- API Gateway ----------------------------------------------------------------------
@@ -731,14 +737,7 @@ def _delete_rest_api(scope, r):
             raise
 
 
-def _rest_api_gone(scope, r):
-    try:
-        scope.client("apigateway").get_rest_api(restApiId=r.id)
-    except ClientError as exc:
-        if _gone_codes(exc):
-            return True
-        raise
-    return waits.Pending("deleting")
+_rest_api_gone = _gone_when_absent("apigateway", "get_rest_api", "restApiId")
 
 
 def _find_http_apis(scope):
@@ -748,14 +747,7 @@ def _find_http_apis(scope):
             yield Resource("", api["ApiId"], api["Name"], scope.region, stage, run, data=api)
 
 
-def _http_api_gone(scope, r):
-    try:
-        scope.client("apigatewayv2").get_api(ApiId=r.id)
-    except ClientError as exc:
-        if _gone_codes(exc):
-            return True
-        raise
-    return waits.Pending("deleting")
+_http_api_gone = _gone_when_absent("apigatewayv2", "get_api", "ApiId")
 
 
 # --- Lambda, logs ---------------------------------------------------------------------
@@ -807,14 +799,7 @@ def _delete_function(scope, r):
             raise
 
 
-def _function_gone(scope, r):
-    try:
-        scope.client("lambda").get_function(FunctionName=r.id)
-    except ClientError as exc:
-        if _gone_codes(exc):
-            return True
-        raise
-    return waits.Pending("deleting")
+_function_gone = _gone_when_absent("lambda", "get_function", "FunctionName")
 
 
 #: log groups that belong to resources deleted in this process (e.g. a stage teardown
