@@ -1,54 +1,139 @@
-"""Where the kit points: the target (local or a real account), its endpoint and region.
+"""Where the kit points: one frozen `Target` (local or a real account, region, endpoint,
+account, run id, state folder), built once at the edge and passed down.
 
-Everything here is read from the environment at call time, so a notebook parameter or a
-test can change it. The real-account target needs two explicit settings; nothing else in
-the environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws) ever selects it.
+The edges are the CLI's arguments (`workshop ...`), `notebook.start(...)` and a test's
+fixture. `from_environment()` is the only place the kit reads its `WORKSHOP_*` settings
+from the environment, and nothing in the kit writes them. Code deep in the call graph that
+has no target in hand asks `current()`: the target of the innermost `using(...)` block,
+else the one `use(...)` set for the process (a notebook's kernel), else the environment's.
+This is how `diagrams` keeps its current diagram: a `ContextVar` and a context manager.
+
+The real-account target needs two explicit settings (WORKSHOP_TARGET=aws and
+WORKSHOP_AWS_ACCOUNT); nothing else in the environment (AWS_PROFILE, AWS_ACCESS_KEY_ID,
+~/.aws) ever selects it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import os
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 COURSE = "scale-baby-scale"
 DEFAULT_REGION = "us-east-1"
+DEFAULT_RUN_ID = "demo"
 LOCAL_ACCOUNT = "123456789012"  # moto's fixed account id
 TARGETS = ("local", "aws")
 
 #: the repository root (the package is installed in editable mode from it)
 ROOT = Path(__file__).resolve().parents[1]
 
+_RUN_ID = re.compile(r"[A-Za-z0-9-]{1,20}")
+
 
 @dataclass(frozen=True)
-class Settings:
-    target: str
-    region: str
-    account: str | None  # the account the learner confirmed (aws) or moto's (local)
-    endpoint: str | None  # an explicit local endpoint, e.g. set by `workshop run`
+class Target:
+    """What a run acts on. Build it with `target(...)` or `from_environment()`; change it with `.replace(...)`."""
+
+    kind: str = "local"  # "local" | "aws"
+    region: str = DEFAULT_REGION
+    account: str | None = LOCAL_ACCOUNT  # moto's on local; the account the learner confirmed on aws
+    endpoint: str | None = None  # local only: the local AWS's URL (None: find the running one)
+    run_id: str = DEFAULT_RUN_ID  # names and tags what the course creates
+    home: Path = Path.home() / ".workshop"  # the kit's own state (the local AWS's address and logs)
 
     @property
     def is_local(self) -> bool:
-        return self.target == "local"
+        return self.kind == "local"
+
+    def replace(self, **changes) -> "Target":
+        """A copy with some fields changed, validated like a new one."""
+        fields = dataclasses.asdict(self)
+        fields.update(changes)
+        return target(**fields)
+
+
+def target(kind: str = "local", region: str | None = None, account: str | None = None,
+           endpoint: str | None = None, run_id: str | None = None, home: Path | str | None = None) -> Target:
+    """A validated Target: a bad kind, run id or endpoint is a one-line BadInput."""
+    from .errors import BadInput
+
+    chosen = (kind or "local").strip().lower()
+    if chosen not in TARGETS:
+        raise BadInput(f"unknown target {kind!r}: choose one of {', '.join(TARGETS)}")
+    run = run_id or DEFAULT_RUN_ID
+    if not _RUN_ID.fullmatch(run):
+        raise BadInput(f"run id {run!r} must be 1-20 letters, digits or '-'")
+    if chosen == "local":
+        account = LOCAL_ACCOUNT
+        endpoint = endpoint.rstrip("/") if endpoint else None
+    else:
+        endpoint = None
+    return Target(chosen, region or DEFAULT_REGION, account, endpoint, run,
+                  Path(home) if home else Path.home() / ".workshop")
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> Target:
+    """The one reader of the kit's settings in the environment (WORKSHOP_TARGET, _REGION,
+    _AWS_ACCOUNT, _ENDPOINT, _RUN_ID, _HOME); unset ones take their defaults."""
+    env = os.environ if environ is None else environ
+    return target(
+        kind=env.get("WORKSHOP_TARGET") or "local",
+        region=env.get("WORKSHOP_REGION") or None,
+        account=env.get("WORKSHOP_AWS_ACCOUNT") or None,
+        endpoint=env.get("WORKSHOP_ENDPOINT") or None,
+        run_id=env.get("WORKSHOP_RUN_ID") or None,
+        home=env.get("WORKSHOP_HOME") or None,
+    )
+
+
+_current: contextvars.ContextVar[Target | None] = contextvars.ContextVar("workshop_target", default=None)
+_process_default: Target | None = None
+
+
+def current() -> Target:
+    """The target in force here: the innermost `using(...)`, else `use(...)`'s, else the environment's."""
+    return _current.get() or _process_default or from_environment()
+
+
+@contextlib.contextmanager
+def using(chosen: Target) -> Iterator[Target]:
+    """Make `chosen` the current target inside the block (per thread and task, like a ContextVar)."""
+    token = _current.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _current.reset(token)
+
+
+def use(chosen: Target | None) -> Target | None:
+    """Make `chosen` the current target of this process from now on (a notebook's kernel);
+    `use(None)` goes back to the environment's. Returns the previous one."""
+    global _process_default
+    previous, _process_default = _process_default, chosen
+    return previous
 
 
 def home() -> Path:
     """The folder for the kit's own state (the running local AWS's address and logs)."""
-    return Path(os.environ.get("WORKSHOP_HOME") or Path.home() / ".workshop")
+    return current().home
 
 
 def run_id() -> str:
-    """The run id that names and tags what the course creates (default `demo`)."""
-    return os.environ.get("WORKSHOP_RUN_ID", "demo")
+    """The current target's run id (default `demo`)."""
+    return current().run_id
 
 
-def settings(target: str | None = None, region: str | None = None) -> Settings:
-    from .errors import BadInput
-
-    chosen = (target or os.environ.get("WORKSHOP_TARGET") or "local").strip().lower()
-    if chosen not in TARGETS:
-        raise BadInput(f"unknown target {chosen!r}: choose one of {', '.join(TARGETS)}")
-    region = region or os.environ.get("WORKSHOP_REGION") or DEFAULT_REGION
-    if chosen == "local":
-        return Settings("local", region, LOCAL_ACCOUNT, os.environ.get("WORKSHOP_ENDPOINT"))
-    return Settings("aws", region, os.environ.get("WORKSHOP_AWS_ACCOUNT"), None)
+def settings(target: str | None = None, region: str | None = None) -> Target:
+    """Deprecated shim while callers move to `current()`: the current target, optionally changed."""
+    t = current()
+    if target and target != t.kind:
+        t = t.replace(kind=target)
+    if region and region != t.region:
+        t = t.replace(region=region)
+    return t

@@ -101,7 +101,7 @@ _CLIENTS: dict[tuple, Any] = {}
 def _client(service: str, region: str):
     """A cached client for (target, service, region); the target is re-read at each call."""
     s = config.settings(region=region)
-    key = (s.target, s.endpoint or "", service, region, s.account or "")
+    key = (s.kind, s.endpoint or "", service, region, s.account or "")
     if key not in _CLIENTS:
         _CLIENTS[key] = aws.client(service, region=region)
     return _CLIENTS[key]

@@ -162,7 +162,7 @@ def _client(service: str, region: str | None = None):
     """A client from the factory, kept per target/endpoint/region: making one costs 50-500 ms
     (botocore parses the service's model each time), so the readers and the stage helpers share them."""
     st = config.settings(region=region)
-    key = (service, st.target, st.region, aws.endpoint() if st.is_local else st.account)
+    key = (service, st.kind, st.region, aws.endpoint() if st.is_local else st.account)
     with _clients_lock:
         found = _clients.get(key)
     if found is None:

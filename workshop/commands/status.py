@@ -17,7 +17,7 @@ def add_arguments(parser):
 
 def collect() -> dict:
     s = config.settings()
-    doc: dict = {"target": s.target, "region": s.region, "account": s.account}
+    doc: dict = {"target": s.kind, "region": s.region, "account": s.account}
     if s.is_local:
         state = discover.running()
         endpoint = s.endpoint or (state or {}).get("endpoint")
