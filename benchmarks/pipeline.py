@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         print(f"(a) raw put_item: {raw:,.0f} items/s ({args.raw} items); local AWS CPU {raw_cpu_ms:.2f} ms per item",
               flush=True)
 
-        ctx = StageContext(get(9), "bench", "us-east-1")
+        ctx = StageContext.of(get(9), "bench", "us-east-1")
         deployed = s09.deploy(ctx, *s09.handler_sources())
         names = deployed["names"]
         role = aws.client("iam").get_role(RoleName=names["write_role"])["Role"]["Arn"]

@@ -31,10 +31,10 @@ def local_aws(workshop_home):
 
 
 @pytest.fixture(autouse=True)
-def _restore_workshop_environment():
-    """notebook.start() sets WORKSHOP_RUN_ID/TARGET/REGION for its kernel; in this process, undo it per test."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("WORKSHOP_")}
+def _kernel_target_per_test():
+    """notebook.start() makes its target the kernel's (`config.use`); a test is a kernel of its own."""
+    from workshop import config
+
+    previous = config.use(None)
     yield
-    for key in [k for k in os.environ if k.startswith("WORKSHOP_") and k not in saved]:
-        del os.environ[key]
-    os.environ.update(saved)
+    config.use(previous)

@@ -30,7 +30,7 @@ def stage1_built(run_id):
     """Stage 1 built for the current run on the session's local AWS."""
     from workshop.notebook import StageContext
 
-    ctx = StageContext(stages.get(1), run_id, "us-east-1")
+    ctx = StageContext.of(stages.get(1), run_id, "us-east-1")
     ctx.build_previous()
     stages.get(1).build(ctx)
     return run_id

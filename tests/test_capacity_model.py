@@ -62,7 +62,7 @@ def provisioned(local_aws):
             pytest.skip(f"stage {number}'s module (workshop/stages/s{number:02d}_*.py) does not exist yet")
         if number not in built:
             run_id = f"cap{number}-{uuid.uuid4().hex[:6]}"
-            ctx = StageContext(stages.get(number), run_id, "us-east-1")
+            ctx = StageContext.of(stages.get(number), run_id, "us-east-1")
             ctx.build_previous()
             stages.get(number).build(ctx)
             built[number] = topology.read(run_id)

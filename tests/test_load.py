@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("local_aws")
 @pytest.fixture(scope="module")
 def pipeline():
     """Stage 9's pipeline with the reference handlers, for run id 'loadtest'."""
-    ctx = StageContext(get(9), "loadtest", "us-east-1")
+    ctx = StageContext.of(get(9), "loadtest", "us-east-1")
     return s09.deploy(ctx, *s09.handler_sources())
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
-from workshop import cli, runner, stages
+from workshop import cli, report, runner, stages
 from workshop.errors import BadInput
 
 
@@ -55,9 +57,11 @@ def test_failing_cell_is_reported_in_three_lines(local_aws, tmp_path):
     assert len(lines) == 3
     assert "00_welcome.ipynb" in lines[0] and "raise ValueError" in lines[0]
     assert lines[1].strip() == "ValueError: the database is on fire"
-    assert (tmp_path / "build" / "00_welcome.ipynb").exists()
-    report = (tmp_path / "build" / "report.html").read_text()
+    assert r.output == tmp_path / "build" / "runs" / r.run_id / "00_welcome.ipynb" and r.output.exists()
+    report = (r.output.parent / "report.html").read_text()
     assert "failed" in report and "the database is on fire" in report
+    index = (tmp_path / "build" / "report.html").read_text()
+    assert f"runs/{r.run_id}/report.html" in index and "0 of 1 passed" in index
 
 
 def test_a_workshop_error_in_a_notebook_fails_it_with_its_own_message(local_aws, tmp_path):
@@ -68,22 +72,82 @@ def test_a_workshop_error_in_a_notebook_fails_it_with_its_own_message(local_aws,
               "from workshop.errors import WorkshopError\nraise WorkshopError('expected 2 AZs, found 1: add a subnet')")
     (r,) = runner.run_course(["0"], source=src, build=tmp_path / "build", progress=False)
     assert r.status == "failed" and "WorkshopError: expected 2 AZs, found 1: add a subnet" in r.error
-    out = nbformat.read(tmp_path / "build" / "00_welcome.ipynb", as_version=4)
+    out = nbformat.read(r.output, as_version=4)
     error = [o for o in out.cells[-1].outputs if o.output_type == "error"][0]
     assert len(error.traceback) == 1  # one line, not a traceback
 
 
 def test_parallel_notebooks_get_their_own_run_ids(local_aws, tmp_path):
-    """With --jobs 2 each notebook runs under its own run id, so parallel notebooks share nothing."""
-    numbers = [s.number for s in stages.all_stages()][:2]
-    if len(numbers) < 2:
-        pytest.skip("needs two stages")
+    """Each run gets its own run id (a suffix on the base); with --jobs 2 each notebook gets its own too."""
+    numbers = [s.number for s in stages.all_stages() if s.number != runner.TEARDOWN_STAGE][:2]
     src = tmp_path / "src"
     src.mkdir()
     for n in numbers:
         _notebook(src / stages.get(n).notebook, "print(run_id)")
     results = runner.run_course([str(n) for n in numbers], jobs=2, source=src, build=tmp_path / "b", progress=False)
     assert [r.status for r in results] == ["passed", "passed"]
-    assert len({r.run_id for r in results}) == 2 and all(r.run_id.startswith("demo-s") for r in results)
+    base = results[0].run_id.rsplit("-s", 1)[0]
+    assert re.fullmatch(r"demo-[0-9a-f]{4}", base)
+    assert [r.run_id for r in results] == [f"{base}-s{n:02d}" for n in numbers]
     serial = runner.run_course([str(n) for n in numbers], jobs=1, source=src, build=tmp_path / "c", progress=False)
-    assert {r.run_id for r in serial} == {"demo"}
+    assert len({r.run_id for r in serial}) == 1 and serial[0].run_id.startswith("demo-") and serial[0].run_id != base
+    again = runner.run_course([str(numbers[0])], source=src, build=tmp_path / "c", progress=False, run_id="again")
+    assert again[0].run_id == "again"  # an exact run id re-runs that run
+
+
+def test_runs_have_their_own_folders_and_the_index_lists_the_latest_first(local_aws, tmp_path):
+    """Two runs write to two folders; build/report.html lists both, the latest first, learner runs marked."""
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _notebook(src / "00_welcome.ipynb", "x = 1")
+    first = runner.run_course(["0"], source=src, build=tmp_path / "b", progress=False)
+    second = runner.run_course(["0"], source=src, build=tmp_path / "b", progress=False)
+    assert first[0].output.parent != second[0].output.parent
+    assert first[0].output.exists() and second[0].output.exists()
+    index = (tmp_path / "b" / "report.html").read_text()
+    assert index.index(second[0].run_id) < index.index(first[0].run_id)
+    assert "learner" not in index.split("<table>")[1]
+    assert report.runs(tmp_path / "b")[0]["run_id"] == second[0].run_id
+
+
+def test_teardown_notebook_runs_last_and_alone_over_the_whole_run(local_aws, tmp_path):
+    """With --jobs 2 the teardown notebook starts after every other notebook ended, with the run's base id."""
+    src = tmp_path / "src"
+    src.mkdir()
+    numbers = [s.number for s in stages.all_stages() if s.number != runner.TEARDOWN_STAGE][:3]
+    stamp = "import time, pathlib\npathlib.Path({path!r}).write_text(f'{{time.time()}} {{run_id}}')"
+    for n in numbers:
+        _notebook(src / stages.get(n).notebook, "import time\ntime.sleep(1)", stamp.format(path=str(tmp_path / f"end{n}")))
+    _notebook(src / stages.get(runner.TEARDOWN_STAGE).notebook, stamp.format(path=str(tmp_path / "start99")))
+    results = runner.run_course(None, jobs=2, source=src, build=tmp_path / "b", progress=False)
+    assert all(r.status == "passed" for r in results), [r.error for r in results]
+    ends = [float((tmp_path / f"end{n}").read_text().split()[0]) for n in numbers]
+    started, run_id = (tmp_path / "start99").read_text().split()
+    assert float(started) > max(ends)
+    assert all(r.run_id.startswith(run_id + "-s") for r in results[:-1]) and results[-1].run_id == run_id
+
+
+def test_a_run_uses_a_private_local_aws_unless_told_to_attach(tmp_path, monkeypatch):
+    """`workshop run` does not touch the local AWS `workshop up` started, unless --attach."""
+    from workshop import aws, config
+    from workshop.localaws import process
+
+    monkeypatch.delenv("WORKSHOP_ENDPOINT", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("WORKSHOP_HOME", str(home))
+    state = process.up()
+    try:
+        src = tmp_path / "src"
+        src.mkdir()
+        _notebook(src / "00_welcome.ipynb", "from workshop import notebook\nws = notebook.start(stage=0, run_id=run_id)",
+                  "ws.client('s3').create_bucket(Bucket=ws.name('mark'))")
+        (private,) = runner.run_course(["0"], source=src, build=tmp_path / "b", progress=False)
+        assert private.status == "passed", private.error
+        s3 = aws.client("s3", target=config.target(endpoint=state["endpoint"]))
+        assert s3.list_buckets()["Buckets"] == []  # the learner's server was not touched
+        (attached,) = runner.run_course(["0"], source=src, build=tmp_path / "b", progress=False, attach=True)
+        assert attached.status == "passed", attached.error
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [f"sbs-{attached.run_id}-mark"]
+    finally:
+        process.down()

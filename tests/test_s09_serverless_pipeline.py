@@ -64,7 +64,7 @@ def test_the_stage_stands_alone_and_builds_idempotently_then_passes_its_checks(l
     """build() twice creates one of each resource, and every stage check passes."""
     from workshop import aws
 
-    ctx = StageContext(get(9), "s09test", "us-east-1")
+    ctx = StageContext.of(get(9), "s09test", "us-east-1")
     assert get(9).builds_on == ()
     get(9).build(ctx)
     get(9).build(ctx)
@@ -73,5 +73,5 @@ def test_the_stage_stands_alone_and_builds_idempotently_then_passes_its_checks(l
     assert len(apis) == 1
     mappings = aws.client("lambda").list_event_source_mappings(FunctionName=n["forward"])["EventSourceMappings"]
     assert len(mappings) == 1
-    results = checks.run(9, ctx)
+    results = checks.run(ctx)
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]

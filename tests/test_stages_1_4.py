@@ -28,7 +28,7 @@ def _inventory(run: str) -> list:
 
 
 def _results(stage: int, ctx) -> dict:
-    return {r.name: r for r in checks.run(stage, ctx)}
+    return {r.name: r for r in checks.run(ctx)}
 
 
 def _build(stage: int, run: str):

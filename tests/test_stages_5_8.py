@@ -11,7 +11,7 @@ RUN = "t58"
 def _ctx(number: int, run: str = RUN):
     from workshop import notebook, stages
 
-    return notebook.StageContext(stages.get(number), run, "us-east-1")
+    return notebook.StageContext.of(stages.get(number), run, "us-east-1")
 
 
 def _build(*numbers: int, run: str = RUN) -> None:
@@ -47,7 +47,7 @@ def test_stage5_checks_pass_once_built(stage5):
     """A built stage 5 passes every check: 8 web instances 4 per AZ, 4 replicas over both AZs, endpoints."""
     from workshop import checks
 
-    results = checks.run(5, stage5)
+    results = checks.run(stage5)
     assert all(r.ok for r in results), checks.format_results(results)
     assert "us-east-1a: 4, us-east-1b: 4" in results[0].message
 
@@ -131,7 +131,7 @@ def test_stage6_checks_pass_once_built(stage6):
     """A built stage 6 passes: two origins with OAC, routing, www, assets, a session round trip, Redis over two AZs."""
     from workshop import checks
 
-    results = checks.run(6, stage6)
+    results = checks.run(stage6)
     assert all(r.ok for r in results), checks.format_results(results)
 
 
@@ -308,7 +308,7 @@ def test_stage8_matches_slide_20(stage8):
     """The live account holds every component of slide 20, and the live diagram matches the target."""
     from workshop import checks, stages, topology
 
-    results = checks.run(8, stage8)
+    results = checks.run(stage8)
     assert all(r.ok for r in results), checks.format_results(results)
     live = topology.live_architecture(topology.read(RUN))
     assert stages.get(8).architecture.diff(live).matches, str(stages.get(8).architecture.diff(live))

@@ -161,7 +161,7 @@ def test_whole_course_then_teardown_leaves_nothing(local_aws):
     for number in range(1, 11):
         stage = stages.get(number)
         if stage.build is not None:
-            stage.build(notebook.StageContext(stage, "whole", "us-east-1"))
+            stage.build(notebook.StageContext.of(stage, "whole", "us-east-1"))
     found = {r.kind for r in teardown.plan(run="whole", region_list=["us-east-1"])}
     assert {"ec2 instance", "rds instance", "rds instance (read replica)", "load balancer", "autoscaling group",
             "elasticache replication group", "cloudfront distribution", "s3 bucket", "dynamodb table",
@@ -214,7 +214,7 @@ def test_notebook_finish_with_teardown_removes_the_stage(local_aws, capsys):
         ddb.create_table(TableName=tags.name("sessions", run), BillingMode="PAY_PER_REQUEST",
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], Tags=tags.tag_list(6, run))
-    notebook.StageContext(stages.get(6), "fin", "us-east-1").finish(teardown=True)
+    notebook.StageContext.of(stages.get(6), "fin", "us-east-1").finish(teardown=True)
     names = set(ddb.list_tables()["TableNames"])
     assert "sbs-fin-sessions" not in names and "sbs-other-sessions" in names
     assert "Stage 6 of run 'fin': deleted 1 resource(s)." in capsys.readouterr().out

@@ -12,10 +12,10 @@ from . import aws, config
 
 def stage_url(api_id: str, stage: str, region: str | None = None) -> str:
     """The base invoke URL of one stage of one REST API on the current target."""
-    s = config.settings(region=region)
-    if s.is_local:
-        return f"{aws.endpoint()}/execute-api/{api_id}/{stage}"
-    return f"https://{api_id}.execute-api.{s.region}.amazonaws.com/{stage}"
+    t = config.current()
+    if t.is_local:
+        return f"{aws.endpoint(t)}/execute-api/{api_id}/{stage}"
+    return f"https://{api_id}.execute-api.{region or t.region}.amazonaws.com/{stage}"
 
 
 def invoke_urls(region: str | None = None) -> list[dict]:

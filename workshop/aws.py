@@ -1,9 +1,15 @@
 """The one client factory: every boto3 client the kit or a notebook uses comes from here.
 
-`client("ec2")` on the default `local` target talks to the local AWS on loopback with
+`client("ec2", target=t)` acts on the `config.Target` it is given (by default
+`config.current()`). On the `local` target it talks to the local AWS on loopback with
 dummy credentials, whatever AWS_PROFILE, AWS_ACCESS_KEY_ID or ~/.aws hold. The `aws`
-target is used only with WORKSHOP_TARGET=aws and WORKSHOP_AWS_ACCOUNT set to the account
-STS reports; otherwise the kit refuses before any other call.
+target is used only when the target names the account (WORKSHOP_TARGET=aws and
+WORKSHOP_AWS_ACCOUNT at the edge) and STS confirms it; otherwise the kit refuses before
+any other call.
+
+Clients are cached here, and only here, per (target, service, region): a boto3 client is
+thread-safe and a new one costs ~10-30 ms even with the shared loader. Resources are not
+cached (boto3 resources are not thread-safe).
 """
 
 from __future__ import annotations
@@ -61,71 +67,88 @@ def _isolated_session(region: str) -> boto3.Session:
     )
 
 
-def endpoint() -> str | None:
+def endpoint(target: config.Target | None = None) -> str | None:
     """The endpoint clients use: the local AWS's URL, or None on a real account."""
-    s = config.settings()
-    if not s.is_local:
+    t = target or config.current()
+    if not t.is_local:
         return None
+    if t.endpoint:
+        return t.endpoint
     from .localaws import discover
 
-    return discover.endpoint(autostart=True)
+    return discover.endpoint(t)
 
 
-def session(region: str | None = None) -> boto3.Session:
-    """The boto3 session for the current target (isolated from the environment on local)."""
-    s = config.settings(region=region)
-    if s.is_local:
-        return _isolated_session(s.region)
-    _require_opt_in(s)
-    return boto3.Session(region_name=s.region)
+def session(region: str | None = None, target: config.Target | None = None) -> boto3.Session:
+    """The boto3 session for the target (isolated from the environment on local)."""
+    t = target or config.current()
+    if t.is_local:
+        return _isolated_session(region or t.region)
+    _require_opt_in(t)
+    return boto3.Session(region_name=region or t.region)
 
 
-def client(service: str, region: str | None = None, **kwargs: Any):
-    """A boto3 client for `service` on the current target."""
-    s = config.settings(region=region)
-    if s.is_local:
-        kwargs.setdefault("endpoint_url", endpoint())
+_clients: dict[tuple, Any] = {}
+
+
+def client(service: str, region: str | None = None, *, target: config.Target | None = None, **kwargs: Any):
+    """A boto3 client for `service` on the target (default: `config.current()`), cached unless
+    `kwargs` customise it."""
+    t = target or config.current()
+    region = region or t.region
+    url = endpoint(t)
+    key = (t.kind, url, t.account, service, region) if not kwargs else None
+    if key is not None:
+        cached = _clients.get(key)
+        if cached is not None:
+            return cached
+    if t.is_local:
+        kwargs.setdefault("endpoint_url", url)
         kwargs.setdefault("config", _LOCAL_CONFIG)
         with _lock:  # boto3 sessions are not thread-safe while making clients
-            c = _isolated_session(s.region).client(service, **kwargs)
+            c = _isolated_session(region).client(service, **kwargs)
     else:
-        c = session(region).client(service, **kwargs)
-    _translate_errors(c)
+        c = session(region, t).client(service, **kwargs)
+    _translate_errors(c, t.is_local)
+    if key is not None:
+        with _lock:
+            c = _clients.setdefault(key, c)
     return c
 
 
-def resource(service: str, region: str | None = None, **kwargs: Any):
-    """A boto3 resource for `service` on the current target."""
-    s = config.settings(region=region)
-    if s.is_local:
-        kwargs.setdefault("endpoint_url", endpoint())
+def resource(service: str, region: str | None = None, *, target: config.Target | None = None, **kwargs: Any):
+    """A boto3 resource for `service` on the target (default: `config.current()`)."""
+    t = target or config.current()
+    region = region or t.region
+    if t.is_local:
+        kwargs.setdefault("endpoint_url", endpoint(t))
         kwargs.setdefault("config", _LOCAL_CONFIG)
         with _lock:
-            r = _isolated_session(s.region).resource(service, **kwargs)
+            r = _isolated_session(region).resource(service, **kwargs)
     else:
-        r = session(region).resource(service, **kwargs)
-    _translate_errors(r.meta.client)
+        r = session(region, t).resource(service, **kwargs)
+    _translate_errors(r.meta.client, t.is_local)
     return r
 
 
-def account_id() -> str:
+def account_id(target: config.Target | None = None) -> str:
     """The account the kit acts on (moto's fixed one on local)."""
-    s = config.settings()
-    if s.is_local:
+    t = target or config.current()
+    if t.is_local:
         return config.LOCAL_ACCOUNT
-    _require_opt_in(s)
-    return s.account or ""
+    _require_opt_in(t)
+    return t.account or ""
 
 
-def describe_target() -> str:
+def describe_target(target: config.Target | None = None) -> str:
     """One line naming the target and account, the first thing every notebook prints."""
-    s = config.settings()
-    if s.is_local:
-        return f"Target: local AWS at {endpoint()} (account {s.account}, {s.region}; no cost, nothing leaves this machine)"
-    return f"Target: REAL AWS account {account_id()} in {s.region} (this costs money; see `workshop cost`)"
+    t = target or config.current()
+    if t.is_local:
+        return f"Target: local AWS at {endpoint(t)} (account {t.account}, {t.region}; no cost, nothing leaves this machine)"
+    return f"Target: REAL AWS account {account_id(t)} in {t.region} (this costs money; see `workshop cost`)"
 
 
-def _require_opt_in(s: config.Settings) -> None:
+def _require_opt_in(s: config.Target) -> None:
     """Refuse the real-account target unless the account id was confirmed and matches STS."""
     wanted = (s.account or "").strip()
     if not re.fullmatch(r"\d{12}", wanted):
@@ -165,7 +188,7 @@ def _require_opt_in(s: config.Settings) -> None:
 
 # --- errors a learner can read -------------------------------------------------------
 
-def _translate_errors(c) -> None:
+def _translate_errors(c, local: bool) -> None:
     """Turn transport and emulator failures into one-line WorkshopErrors."""
     original = c._make_api_call
     service = c.meta.service_model.service_name
@@ -175,17 +198,17 @@ def _translate_errors(c) -> None:
         try:
             return original(operation_name, api_params)
         except EndpointConnectionError:
-            if config.settings().is_local:
+            if local:
                 raise LocalAWSDown(url.rstrip("/")) from None
             raise
         except ResponseParserError:
-            if config.settings().is_local:
+            if local:
                 raise Unsupported(_unsupported(service, operation_name)) from None
             raise
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = exc.response.get("Error", {}).get("Code", "")
-            if config.settings().is_local and status == 500 and code in ("500", "InternalFailure", ""):
+            if local and status == 500 and code in ("500", "InternalFailure", ""):
                 raise Unsupported(_unsupported(service, operation_name)) from None
             raise
 

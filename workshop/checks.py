@@ -1,30 +1,34 @@
-"""Run a stage's behaviour checks (`workshop check N`, `ws.verify()`)."""
+"""Run a stage's behaviour checks (`workshop check N`, `ws.verify()`).
+
+Behaviour checks prove a stage's claim against the live target; they are not the
+exercise checks (`exercises.check`), which grade a learner's answer.
+"""
 
 from __future__ import annotations
 
-from . import stages
+from typing import TYPE_CHECKING
+
+from . import config
 from .errors import WorkshopError
+from .stages import CheckResult
+
+if TYPE_CHECKING:
+    from .context import StageContext
 
 
-def run(stage_number: int, ctx=None) -> list[stages.CheckResult]:
-    """Run every check of a stage; a check that raises a WorkshopError counts as failed."""
-    stage = stages.get(stage_number)
-    if ctx is None:
-        from . import config
-        from .notebook import StageContext
-
-        s = config.settings()
-        ctx = StageContext(stage, config.run_id(), s.region)
+def run(ctx: "StageContext") -> list[CheckResult]:
+    """Run every check of the context's stage; a check that raises a WorkshopError counts as failed."""
     results = []
-    for check in stage.checks:
-        try:
-            results.append(check.run(ctx))
-        except WorkshopError as exc:
-            results.append(stages.CheckResult(check.name, False, str(exc)))
+    with config.using(ctx.target):
+        for check in ctx.stage.checks:
+            try:
+                results.append(check.run(ctx))
+            except WorkshopError as exc:
+                results.append(CheckResult(check.name, False, str(exc)))
     return results
 
 
-def format_results(results: list[stages.CheckResult]) -> str:
+def format_results(results: list[CheckResult]) -> str:
     lines = []
     for r in results:
         mark = "✓" if r.ok and not r.degraded else ("~" if r.ok else "✗")

@@ -12,7 +12,7 @@ import logging
 import pkgutil
 import sys
 
-from . import commands
+from . import commands, config
 from .errors import WorkshopError
 
 
@@ -38,9 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .localaws import discover
-
-    discover.AUTOSTART = False  # commands use the running local AWS, never a throwaway one
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        # the edge: the target is read from the environment once, here, and passed down
+        with config.using(config.from_environment()):
+            return int(args._run(args) or 0)
     except WorkshopError as exc:
         print(f"workshop: {exc}", file=sys.stderr)
         return 2

@@ -69,13 +69,53 @@ def target(kind: str = "local", region: str | None = None, account: str | None =
     run = run_id or DEFAULT_RUN_ID
     if not _RUN_ID.fullmatch(run):
         raise BadInput(f"run id {run!r} must be 1-20 letters, digits or '-'")
+    region = (region or DEFAULT_REGION).strip()
+    if region != DEFAULT_REGION and region not in known_regions():
+        raise BadInput(f"unknown AWS region {region!r}; e.g. us-east-1, eu-west-1, ap-southeast-2")
     if chosen == "local":
         account = LOCAL_ACCOUNT
         endpoint = endpoint.rstrip("/") if endpoint else None
+        if endpoint and not is_loopback_url(endpoint):
+            raise BadInput(f"the local target talks only to this machine, not {endpoint!r}: "
+                           "use http://127.0.0.1:PORT (or localhost, [::1]), or unset WORKSHOP_ENDPOINT")
     else:
         endpoint = None
-    return Target(chosen, region or DEFAULT_REGION, account, endpoint, run,
-                  Path(home) if home else Path.home() / ".workshop")
+    return Target(chosen, region, account, endpoint, run, Path(home) if home else Path.home() / ".workshop")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for an http(s) URL whose host is this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a bad port raises ValueError
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https"):
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_regions: frozenset[str] | None = None
+
+
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition (read once from its endpoint data)."""
+    global _regions
+    if _regions is None:
+        import botocore.loaders
+
+        data = botocore.loaders.create_loader().load_data("endpoints")
+        _regions = frozenset(r for p in data["partitions"] for r in p.get("regions", {}))
+    return _regions
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Target:

@@ -24,10 +24,6 @@ from dataclasses import dataclass, field
 from .errors import WorkshopError
 
 
-class LoadStopped(WorkshopError):
-    """The endpoint stopped answering during a load run."""
-
-
 @dataclass
 class LoadResult:
     sent: int = 0

@@ -1,8 +1,11 @@
-"""`build/report.html`: per notebook, status, duration, the diagrams it drew, the first error."""
+"""The course reports: each run's `runs/<run id>/report.html` (per notebook: status, duration,
+the diagrams it drew, the first error) and the build folder's `report.html`, an index of
+the runs, the latest first (runs of the learner's notebooks are marked)."""
 
 from __future__ import annotations
 
 import html
+import json
 import time
 from pathlib import Path
 
@@ -11,10 +14,19 @@ body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collap
 td,th{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;vertical-align:top}
 .passed{color:#137333;font-weight:600}.failed{color:#b3261e;font-weight:600}
 img{max-height:160px;margin:.2rem;border:1px solid #eee}pre{white-space:pre-wrap;margin:0;color:#b3261e}
+.tag{background:#e8f0fe;border-radius:4px;padding:0 .4rem;font-size:.85em}
 """
 
+RUN_FILE = "run.json"
 
-def write(results, path: Path) -> Path:
+
+def _page(title: str, body: str) -> str:
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{_STYLE}</style></head><body>\n{body}</body></html>")
+
+
+def write(results, path: Path, heading: str = "") -> Path:
+    """One run's report: a row per notebook."""
     passed = sum(r.status == "passed" for r in results)
     rows = []
     for r in results:
@@ -25,11 +37,60 @@ def write(results, path: Path) -> Path:
             f'<tr><td><a href="{link}">{html.escape(r.notebook)}</a></td><td class="{r.status}">{r.status}</td>'
             f"<td>{r.duration_s:.1f} s</td><td>{r.slowest_cell_s:.2f} s</td><td>{images}</td><td>{error}</td></tr>"
         )
-    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>Scale, baby, scale! — course report</title>
-<style>{_STYLE}</style></head><body>
-<h1>Scale, baby, scale! — course report</h1>
-<p>{time.strftime('%Y-%m-%d %H:%M:%S')} · <b>{passed} of {len(results)} notebooks passed</b></p>
+    body = f"""<h1>Scale, baby, scale! — course report</h1>
+<p>{time.strftime('%Y-%m-%d %H:%M:%S')} · {heading}<b>{passed} of {len(results)} notebooks passed</b></p>
 <table><tr><th>notebook</th><th>status</th><th>duration</th><th>slowest cell</th><th>diagrams</th><th>first error</th></tr>
-{''.join(rows)}</table></body></html>"""
-    path.write_text(doc)
+{''.join(rows)}</table>"""
+    path.write_text(_page("Scale, baby, scale! — course report", body))
+    return path
+
+
+def write_run(run) -> Path:
+    """A run's report and its record (`run.json`, read by the index)."""
+    what = "learner's notebooks" if run.learner else "solutions"
+    where = f"local AWS at {run.endpoint}" if run.endpoint else "AWS account"
+    heading = f"run <code>{html.escape(run.run_id)}</code> · {what} · {html.escape(where)} · "
+    write(run.results, run.folder / "report.html", heading)
+    record = {
+        "run_id": run.run_id, "started": run.started, "learner": run.learner, "endpoint": run.endpoint,
+        "attached": run.attached, "passed": sum(r.status == "passed" for r in run.results),
+        "notebooks": len(run.results), "duration_s": round(sum(r.duration_s for r in run.results), 1),
+    }
+    (run.folder / RUN_FILE).write_text(json.dumps(record, indent=2))
+    return run.folder / "report.html"
+
+
+def runs(build: Path) -> list[dict]:
+    """The runs recorded under `build/runs/`, the latest first."""
+    found = []
+    for path in (build / "runs").glob(f"*/{RUN_FILE}"):
+        try:
+            found.append({**json.loads(path.read_text()), "folder": path.parent.name})
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda r: r.get("started", 0), reverse=True)
+
+
+def write_index(build: Path) -> Path:
+    """`build/report.html`: one row per run, the latest first, each linking to its own report."""
+    rows = []
+    for r in runs(build):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("started", 0)))
+        status = "passed" if r.get("passed") == r.get("notebooks") else "failed"
+        learner = ' <span class="tag">learner</span>' if r.get("learner") else ""
+        link = f"runs/{html.escape(r['folder'])}/report.html"
+        rows.append(
+            f'<tr><td><a href="{link}">{html.escape(r["run_id"])}</a>{learner}</td><td>{when}</td>'
+            f'<td class="{status}">{r.get("passed")} of {r.get("notebooks")} passed</td>'
+            f'<td>{r.get("duration_s", 0):.1f} s</td></tr>'
+        )
+    latest = runs(build)[:1]
+    summary = (f"latest: <b>{latest[0]['passed']} of {latest[0]['notebooks']} notebooks passed</b>"
+               if latest else "no runs yet")
+    body = f"""<h1>Scale, baby, scale! — course runs</h1>
+<p>{summary}</p>
+<table><tr><th>run</th><th>started</th><th>result</th><th>notebooks' time</th></tr>
+{''.join(rows)}</table>"""
+    path = build / "report.html"
+    path.write_text(_page("Scale, baby, scale! — course runs", body))
     return path

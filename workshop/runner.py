@@ -1,17 +1,31 @@
 """`workshop run`: execute the course's notebooks headless with papermill.
 
-Notebooks run in stage order (or `--jobs N` at a time: each stands alone, and in
-parallel each gets its own run id so they never share resources). A local AWS is used if
-one is up, otherwise one is started for the run and stopped after. Executed copies and
-`report.html` go to the build folder.
+One run, one world:
+- **its own local AWS.** On the local target a run starts a private local AWS for itself
+  (it dies with the run, however the run dies) unless it is told to attach: `--attach`
+  uses the one `workshop up` started, and a target that names an endpoint uses that one.
+- **its own run id.** The run id gets a short random suffix (`demo-3f9a`), so two runs on
+  one server never share a resource; with `--jobs N` each notebook gets its own
+  (`demo-3f9a-s04`). `run_id=` reuses an exact run id, to run the same run again.
+- **its own folder.** Executed notebooks and the run's `report.html` go to
+  `<build>/runs/<run id>/`; `<build>/report.html` indexes the runs, the latest first.
+- **a teardown that tells the truth.** The teardown notebook (stage 99) runs last and alone,
+  after every other notebook finished, over every run id of the run, and its "nothing
+  remains" is a scan of the whole account.
+
+Notebooks run in stage order, or `--jobs N` at a time (each stands alone). The kernels get
+the target through their environment (the kernel is a new process: this is its edge).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import logging
 import os
 import re
+import secrets
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +33,9 @@ from pathlib import Path
 
 from . import config, stages
 from .errors import BadInput
+
+#: the stage that tears the course down: run last, alone, over every run id of the run
+TEARDOWN_STAGE = 99
 
 SOLUTIONS = config.ROOT / "solutions"
 NOTEBOOKS = config.ROOT / "notebooks"
@@ -89,56 +106,96 @@ def _convert(value, type_name: str):
     return value
 
 
+@dataclass
+class Run:
+    """One `workshop run`: its id, where it writes, and which local AWS it used."""
+
+    run_id: str
+    folder: Path
+    learner: bool = False
+    endpoint: str | None = None
+    attached: str | None = None  # who started the local AWS the run attached to, if it did
+    started: float = field(default_factory=time.time)
+    results: list[NotebookResult] = field(default_factory=list)
+
+
+def new_run_id(base: str) -> str:
+    """`base` plus a short random suffix, at most 15 characters (room for `-sNN` per notebook)."""
+    return f"{base[:10].rstrip('-')}-{secrets.token_hex(2)}"
+
+
 def run_course(
     names: list[str] | None = None,
     jobs: int = 1,
-    target: str | None = None,
+    target: config.Target | str | None = None,
     params: dict[str, str] | None = None,
     source: Path = SOLUTIONS,
     build: Path = BUILD,
     progress: bool = True,
     report: bool = True,
+    attach: bool = False,
+    run_id: str | None = None,
+    echo=print,
 ) -> list[NotebookResult]:
-    """Run the selected notebooks; return one result each (the report is written too)."""
+    """Run the selected notebooks; return one result each (the run's report and the index are written too)."""
     params = dict(params or {})
-    if target:
-        config.settings(target=target)  # validates the name
-        params.setdefault("target", target)
+    chosen = _target(target)
+    params.setdefault("target", chosen.kind)
     selected = select(names, source)
     if not selected:
         raise BadInput(f"no notebooks to run in {source}")
     per_notebook = plan_parameters(selected, params, source)
-    jobs = max(1, min(jobs, len(selected)))
-    base_run = str(params.get("run_id") or config.run_id())
-    build.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
-    sockets = tempfile.TemporaryDirectory(prefix="workshop-kernels-")
-    with _local_aws_for_run(target), sockets:
-        results = [NotebookResult(s.number, s.notebook) for s in selected]
+    if run_id is None:
+        run_id = new_run_id(str(params.get("run_id") or chosen.run_id))
+    chosen = chosen.replace(run_id=run_id)
+    run = Run(run_id, build / "runs" / run_id, learner=source.resolve() == NOTEBOOKS.resolve())
+    run.folder.mkdir(parents=True, exist_ok=True)
+    building = [s for s in selected if s.number != TEARDOWN_STAGE]
+    teardown = [s for s in selected if s.number == TEARDOWN_STAGE]
+    jobs = max(1, min(jobs, len(building) or 1))
+    with tempfile.TemporaryDirectory(prefix="workshop-kernels-") as sockets, _LocalAWSForRun(chosen, attach) as aws_for_run:
+        run.endpoint, run.attached = aws_for_run.endpoint, aws_for_run.attached
+        if run.attached:
+            echo(f"attached to the local AWS at {run.endpoint} ({run.attached})")
+        kernel_env = aws_for_run.kernel_env()
+        results = {s.number: NotebookResult(s.number, s.notebook) for s in selected}
         bar = _progress(len(results), progress)
         lock = threading.Lock()
 
-        def one(i: int) -> NotebookResult:
-            stage, result = selected[i], results[i]
+        def one(stage: stages.Stage, notebook_run_id: str) -> NotebookResult:
+            result = results[stage.number]
             nb_params = dict(per_notebook[stage.notebook])
-            if jobs > 1 and "run_id" in declared_parameters(source / stage.notebook):
-                nb_params["run_id"] = f"{base_run}-s{stage.number:02d}"[:20]
-            result.run_id = str(nb_params.get("run_id", base_run))
-            _execute(source / stage.notebook, build / stage.notebook, nb_params, result, Path(sockets.name))
+            if "run_id" in declared_parameters(source / stage.notebook):
+                nb_params["run_id"] = notebook_run_id
+            result.run_id = notebook_run_id
+            _execute(source / stage.notebook, run.folder / stage.notebook, nb_params, result, Path(sockets), kernel_env)
             with lock:
                 bar.update(1)
                 bar.set_postfix_str(f"{stage.notebook} {result.status}")
             return result
 
+        def own_id(stage: stages.Stage) -> str:
+            return f"{run_id}-s{stage.number:02d}" if jobs > 1 else run_id
+
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(one, range(len(results))))
+            list(pool.map(lambda s: one(s, own_id(s)), building))
+        for stage in teardown:  # last and alone: every run id of the run starts with run_id
+            one(stage, run_id)
         bar.close()
+    run.results = [results[s.number] for s in selected]
     if report:
         from . import report as report_mod
 
-        report_mod.write(results, build / "report.html")
-    return results
+        report_mod.write_run(run)
+        report_mod.write_index(build)
+    return run.results
+
+
+def _target(target: config.Target | str | None) -> config.Target:
+    if isinstance(target, config.Target):
+        return target
+    current = config.current()
+    return current.replace(kind=target) if target else current
 
 
 def _progress(total: int, enabled: bool):
@@ -147,7 +204,8 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="course", unit="nb", disable=not enabled, leave=True)
 
 
-def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, sockets: Path) -> None:
+def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, sockets: Path,
+             kernel_env: dict[str, str]) -> None:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -158,6 +216,7 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, so
         papermill.execute_notebook(
             str(src), str(dest), parameters=parameters, cwd=str(NOTEBOOKS if NOTEBOOKS.exists() else src.parent),
             progress_bar=False, log_output=False, kernel_name="python3", config=_kernel_config(sockets),
+            kernel_manager_class=_kernel_manager_with(kernel_env),
         )
         result.status = "passed"
     except PapermillExecutionError as exc:
@@ -177,6 +236,18 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, so
                 png = out.get("data", {}).get("image/png")
                 if png:
                     result.images.append(png if isinstance(png, str) else "".join(png))
+
+
+def _kernel_manager_with(env: dict[str, str]):
+    """A kernel manager class whose kernels start with `env` added to this process's environment."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _KitKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**(kw.get("env") or os.environ), **env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return _KitKernelManager
 
 
 def _kernel_config(sockets: Path):
@@ -204,53 +275,70 @@ def _three_lines(name: str, exc, dest: Path) -> str:
     )
 
 
-class _local_aws_for_run:
-    """Use the running local AWS, or start one (its own process) for the run's kernels."""
+class _LocalAWSForRun:
+    """The local AWS a run's kernels use: a private one (default), or the one it attaches to."""
 
-    def __init__(self, target: str | None):
+    def __init__(self, target: config.Target, attach: bool):
         self.target = target
-        self.server = None
-        self.saved: dict[str, str | None] = {}
+        self.attach = attach
+        self.endpoint: str | None = target.endpoint
+        self.attached: str | None = None
+        self._server = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
 
-    def __enter__(self):
-        if not config.settings(target=self.target).is_local:
-            self._set("WORKSHOP_TARGET", "aws")
+    def __enter__(self) -> "_LocalAWSForRun":
+        if not self.target.is_local:
             return self
-        from .localaws import discover
+        from .localaws import discover, process
 
-        self._set("WORKSHOP_TARGET", "local")
-        if config.settings().endpoint and discover.health(config.settings().endpoint):
+        if self.endpoint:
+            if not discover.health(self.endpoint):
+                from .errors import LocalAWSDown
+
+                raise LocalAWSDown(self.endpoint)
+            self.attached = "the endpoint the target names"
             return self
-        state = discover.running()
-        if state:
-            self._set("WORKSHOP_ENDPOINT", state["endpoint"])
+        if self.attach:
+            state = discover.running(self.target.home)
+            if not state:
+                from .errors import LocalAWSDown
+
+                raise LocalAWSDown(discover._recorded_endpoint(self.target.home))
+            self.endpoint = state["endpoint"]
+            self.attached = f"pid {state.get('pid')}, started by 'workshop up'"
             return self
-        import tempfile
-
-        from .localaws import process
-
-        self.tmp = tempfile.TemporaryDirectory(prefix="workshop-run-")
-        tmp = Path(self.tmp.name)
-        self.server, state = process.spawn(0, tmp / "state.json", tmp / "local-aws.log")
-        self._set("WORKSHOP_ENDPOINT", state["endpoint"])
+        self._tmp = tempfile.TemporaryDirectory(prefix="workshop-run-")
+        tmp = Path(self._tmp.name)
+        self._server, state = process.spawn(0, tmp / "state.json", tmp / "local-aws.log", **_owned())
+        self.endpoint = state["endpoint"]
         return self
 
-    def _set(self, key: str, value: str) -> None:
-        self.saved.setdefault(key, os.environ.get(key))
-        os.environ[key] = value
+    def kernel_env(self) -> dict[str, str]:
+        """What a kernel needs to build the same target at its edge (`notebook.start`)."""
+        env = {"WORKSHOP_TARGET": self.target.kind, "WORKSHOP_HOME": str(self.target.home)}
+        if self.target.is_local:
+            env["WORKSHOP_ENDPOINT"] = self.endpoint or ""
+        elif self.target.account:
+            env["WORKSHOP_AWS_ACCOUNT"] = self.target.account
+        return env
 
-    def __exit__(self, *exc):
-        if self.server is not None:
+    def __exit__(self, *exc) -> bool:
+        if self._server is not None:
             from .localaws import process
 
-            process.stop(self.server)
-            self.tmp.cleanup()
-        for key, value in self.saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            process.stop(self._server)
+        if self._tmp is not None:
+            self._tmp.cleanup()
         return False
+
+
+def _owned() -> dict:
+    """`process.spawn`'s owner watch, where this version of it has one: the run's server dies with the run."""
+    import inspect
+
+    from .localaws import process
+
+    return {"owner_pid": os.getpid()} if "owner_pid" in inspect.signature(process.spawn).parameters else {}
 
 
 def summary(results: list[NotebookResult]) -> str:

@@ -58,7 +58,7 @@ def _fmt_duration(seconds: float) -> str:
 
 def _is_local() -> bool:
     try:
-        return config.settings().is_local
+        return config.current().is_local
     except WorkshopError:
         return True
 

@@ -53,7 +53,7 @@ def _check(numbers: Iterable) -> list:
 def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None) -> dict[int, Topology]:
     """{stage number: its topology as built}, for each stage in `numbers`, on one private local AWS."""
     from .. import stages, topology
-    from ..notebook import StageContext
+    from ..context import StageContext
 
     chosen = _check(numbers)
     out: dict[int, Topology] = {}
@@ -68,7 +68,7 @@ def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None
                 if n not in built and stages.get(n).build is not None:
                     if progress:
                         progress(f"building stage {n} for stage {stage.number}")
-                    stages.get(n).build(StageContext(stages.get(n), run_id, region))
+                    stages.get(n).build(StageContext.of(n, run_id, region))
                 built.add(n)
             out[stage.number] = copy.deepcopy(topology.read(run_id))
     return out

@@ -51,7 +51,7 @@ def live_topology():
     if topo.is_empty:
         from ..capacity import NOTHING_YET
 
-        raise BadInput(f"{NOTHING_YET} (run {run_id!r} on the {config.settings().kind} target)")
+        raise BadInput(f"{NOTHING_YET} (run {run_id!r} on the {config.current().kind} target)")
     return topo
 
 

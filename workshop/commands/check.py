@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from .. import checks, config
+from .. import checks
+from ..context import StageContext
 
 NAME = "check"
 HELP = "run a stage's behaviour checks against the current target (exit 1 if one fails)"
@@ -18,13 +19,10 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    import os
-
-    if args.run:
-        os.environ["WORKSHOP_RUN_ID"] = args.run
-    results = checks.run(int(args.stage) if str(args.stage).isdigit() else args.stage)
+    ctx = StageContext.of(args.stage, run_id=args.run)
+    results = checks.run(ctx)
     if args.json:
-        print(json.dumps({"stage": int(args.stage), "run": config.run_id(), "checks": [asdict(r) for r in results]}, indent=2))
+        print(json.dumps({"stage": ctx.stage.number, "run": ctx.run_id, "checks": [asdict(r) for r in results]}, indent=2))
     else:
         print(checks.format_results(results))
     return 0 if all(r.ok for r in results) else 1

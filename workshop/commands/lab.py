@@ -19,7 +19,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    if config.settings().is_local:
+    if config.current().is_local:
         state = process.up()
         print(f"local AWS at {state['endpoint']} — every notebook you open uses it")
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={config.ROOT / 'notebooks'}"]

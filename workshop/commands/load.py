@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 NAME = "load"
 HELP = "POST random {userId, value} events to URL, verify each reached S3 once, print events/s and latency"
 
@@ -20,21 +18,17 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from .. import aws, config, load
+    from .. import load
+    from ..context import StageContext
     from ..errors import BadInput
-    from ..notebook import StageContext
-    from ..stages import get
 
     if not args.url.startswith(("http://", "https://")):
         raise BadInput(f"{args.url!r} is not an http(s) URL; find the invoke URL with 'workshop status'")
-    if args.run:
-        os.environ["WORKSHOP_RUN_ID"] = args.run
-    stage = get(9)
-    ctx = StageContext(stage, config.run_id(), config.settings().region)
+    ctx = StageContext.of(9, run_id=args.run)
     from ..stages.s09_serverless_pipeline import names
 
     bucket = args.bucket or names(ctx)["bucket"]
-    s3 = aws.client("s3")
+    s3 = ctx.client("s3")
     result = load.run(args.url, args.events, args.concurrency, s3, bucket, wait_s=args.wait, seed=args.seed)
     if result.stopped:
         print(f"workshop: the pipeline stopped answering after {result.sent} events ({result.stopped}); "

@@ -16,7 +16,7 @@ def add_arguments(parser):
 
 
 def collect() -> dict:
-    s = config.settings()
+    s = config.current()
     doc: dict = {"target": s.kind, "region": s.region, "account": s.account}
     if s.is_local:
         state = discover.running()

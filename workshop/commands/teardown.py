@@ -9,7 +9,6 @@ as a table, which must be empty: exit 0 if it is, 1 if anything is left or block
 
 from __future__ import annotations
 
-import os
 import shlex
 
 NAME = "teardown"
@@ -37,8 +36,14 @@ def _again(args) -> str:
 
 
 def run(args) -> int:
-    if args.target:
-        os.environ["WORKSHOP_TARGET"] = args.target
+    from .. import config
+
+    chosen = config.current().replace(kind=args.target) if args.target else config.current()
+    with config.using(chosen):
+        return _run(args)
+
+
+def _run(args) -> int:
     from .. import aws, teardown
 
     print(aws.describe_target())

@@ -1,8 +1,9 @@
 """Find the local AWS to talk to, or start one.
 
-Order: WORKSHOP_ENDPOINT (set by `workshop run` for its kernels), then the one that
-`workshop up` started (its address is in `<WORKSHOP_HOME>/local-aws.json`), then, where
-allowed (notebooks, tests), an embedded one started in this process.
+Order: the target's own endpoint (given at the edge: `workshop run` passes its server to
+its kernels), then the one that `workshop up` started (its address is in the target's
+home, `<WORKSHOP_HOME>/local-aws.json`), then the one embedded in this process, then,
+where the caller allows it (a notebook's `start`, a test), a new embedded one.
 """
 
 from __future__ import annotations
@@ -16,19 +17,16 @@ from pathlib import Path
 from .. import config
 from ..errors import LocalAWSDown
 
-#: may `endpoint()` start an embedded local AWS in this process? The CLI turns this off.
-AUTOSTART = True
-
 _embedded = None
 _lock = threading.Lock()
 
 
-def state_file() -> Path:
-    return config.home() / "local-aws.json"
+def state_file(home: Path | None = None) -> Path:
+    return (home or config.home()) / "local-aws.json"
 
 
-def log_file() -> Path:
-    return config.home() / "local-aws.log"
+def log_file(home: Path | None = None) -> Path:
+    return (home or config.home()) / "local-aws.log"
 
 
 def health(endpoint: str, timeout: float = 1.0) -> dict | None:
@@ -40,9 +38,9 @@ def health(endpoint: str, timeout: float = 1.0) -> dict | None:
         return None
 
 
-def running() -> dict | None:
+def running(home: Path | None = None) -> dict | None:
     """The state of the local AWS that `workshop up` started, if it still answers."""
-    path = state_file()
+    path = state_file(home)
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -73,32 +71,24 @@ def start_embedded():
         return _embedded
 
 
-def endpoint(autostart: bool | None = None) -> str:
-    """The local AWS's URL: the configured one, the running one, or a new embedded one."""
-    explicit = config.settings().endpoint
-    if explicit:
-        return explicit.rstrip("/")
-    state = running()
+def endpoint(target: config.Target | None = None, autostart: bool = False) -> str:
+    """The local AWS's URL for `target`: its own, the running one, the embedded one, or (only
+    with `autostart`) a new embedded one; else LocalAWSDown naming the last one recorded."""
+    t = target or config.current()
+    if t.endpoint:
+        return t.endpoint.rstrip("/")
+    state = running(t.home)
     if state:
         return state["endpoint"]
     if _embedded is not None:
         return _embedded.endpoint
-    if AUTOSTART if autostart is None else (autostart and AUTOSTART):
+    if autostart:
         return start_embedded().endpoint
-    recorded = _recorded_endpoint()
-    raise LocalAWSDown(recorded)
+    raise LocalAWSDown(_recorded_endpoint(t.home))
 
 
-def _recorded_endpoint() -> str | None:
+def _recorded_endpoint(home: Path | None = None) -> str | None:
     try:
-        return json.loads(state_file().read_text()).get("endpoint")
+        return json.loads(state_file(home).read_text()).get("endpoint")
     except (OSError, ValueError):
         return None
-
-
-def environ_for_children() -> dict[str, str]:
-    """Environment that points a child process (a kernel, a handler) at this local AWS."""
-    return {"WORKSHOP_ENDPOINT": endpoint(), "WORKSHOP_TARGET": "local"}
-
-
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")

@@ -263,10 +263,6 @@ def resize(ctx, instance_id: str, new_type: str) -> None:
     wait_running(ctx, instance_id, instance_id)
 
 
-def set_role(ctx, instance_id: str, role: str) -> None:
-    client(ctx, "ec2").create_tags(Resources=[instance_id], Tags=[{"Key": ROLE_KEY, "Value": role}])
-
-
 # --- Elastic IP and DNS --------------------------------------------------------------------
 
 def find_address(ctx) -> dict | None:

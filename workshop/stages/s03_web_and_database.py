@@ -26,17 +26,6 @@ DB_PORT = 3306
 ENDPOINT_TAG = "app:db-endpoint"
 DB_SG_DESCRIPTION = "database tier: MySQL from the web tier only"
 
-#: slide 7, the talk's database options (source: the talk "Scale, baby, scale!", slide 7)
-DB_OPTIONS = """| option | who manages it | what the talk says |
-|---|---|---|
-| your database on EC2 | you (self-managed, BYOL: bring your own licence) | full control, all the work is yours |
-| Amazon RDS | AWS (fully managed) | SQL Server, Oracle, MySQL, MariaDB, Aurora, PostgreSQL |
-| Amazon DynamoDB | AWS (fully managed) | managed NoSQL on SSD, seamless scalability, zero administration |
-| Amazon Redshift | AWS (fully managed) | massively parallel, petabyte-scale data warehouse |
-
-Source: the talk "Scale, baby, scale!", slide 7."""
-
-
 def validate_db_class(db_instance_class: str) -> str:
     if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", str(db_instance_class or "")):
         raise BadInput(f"db_instance_class={db_instance_class!r} is not an RDS instance class such as 'db.m5.large'. "

@@ -15,12 +15,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import time
-import types
 import urllib.error
 import urllib.request
 import zipfile
+from decimal import Decimal
+from pathlib import Path
 
 from .. import lambda_runtimes
 from ..architecture import Architecture, Edge, Node
@@ -115,50 +117,60 @@ def zip_source(source: str) -> bytes:
     return buf.getvalue()
 
 
-# --- exercises: run the learner's handler against a fake boto3 --------------------------------
+# --- exercises: run the learner's handler against a fake boto3, in a process of its own ------
 
-class _Recorder:
-    def __init__(self, reply=None):
-        self.calls: list[tuple[str, dict]] = []
-        self._reply = reply or {}
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self.calls.append((name, kwargs))
-            return self._reply.get(name, {})
-        return call
+HARNESS = Path(__file__).with_name("handler_harness.py")
+HANDLER_TIMEOUT_S = 10
 
 
-def _run_handler(source: str, event: dict, env: dict) -> tuple[object, _Recorder]:
-    """Import `source` as a Lambda module with a fake boto3, call handler(event, context)."""
-    recorder = _Recorder({"put_record_batch": {"FailedPutCount": 0, "RequestResponses": []}})
-    fake = types.ModuleType("boto3")
-    fake.resource = lambda *a, **k: types.SimpleNamespace(Table=lambda name: recorder)
-    fake.client = lambda *a, **k: recorder
-    saved_module, saved_env = sys.modules.get("boto3"), dict(os.environ)
-    sys.modules["boto3"] = fake
-    os.environ.update(env)
+class HandlerRun:
+    """What one run of a learner's handler did: its result, its boto3 calls, the error it raised."""
+
+    def __init__(self, doc: dict):
+        self.result = _decode(doc.get("result"))
+        self.calls: list[tuple[str, dict]] = [(name, _decode(kwargs)) for name, kwargs in doc.get("calls", [])]
+        self.error: str | None = doc.get("error")
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        if set(value) == {"$decimal"}:
+            return Decimal(value["$decimal"])
+        if set(value) == {"$bytes"}:
+            return value["$bytes"].encode()
+        if set(value) == {"$repr"}:
+            return value["$repr"]
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _run_handler(source: str, event: dict, env: dict, replies: dict | None = None) -> HandlerRun:
+    """Run `source`'s handler(event, context) in a fresh interpreter whose environment is `env`
+    (as Lambda gives a function its variables): the learner's code cannot touch the kernel."""
+    replies = replies if replies is not None else {"put_record_batch": {"FailedPutCount": 0, "RequestResponses": []}}
+    request = json.dumps({"source": source, "event": event, "replies": replies})
     try:
-        module: dict = {"__name__": "handler"}
-        exec(compile(source, HANDLER_FILE, "exec"), module)
-        if not callable(module.get("handler")):
-            raise AssertionError("the module defines no handler(event, context)")
-        context = types.SimpleNamespace(aws_request_id="req-0001", function_name="test",
-                                        get_remaining_time_in_millis=lambda: 3000)
-        return module["handler"](event, context), recorder
-    finally:
-        if saved_module is not None:
-            sys.modules["boto3"] = saved_module
-        os.environ.clear()
-        os.environ.update(saved_env)
+        done = subprocess.run([sys.executable, "-I", str(HARNESS)], input=request, capture_output=True, text=True,
+                              env={"PATH": os.defpath, **env}, timeout=HANDLER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return HandlerRun({"error": f"Task timed out after {HANDLER_TIMEOUT_S} seconds"})
+    try:
+        return HandlerRun(json.loads(done.stdout))
+    except ValueError:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return HandlerRun({"error": tail})
 
 
 def _check_write(source, namespace) -> str | None:
     if not isinstance(source, str):
         return f"expected the handler module's source as a string, found {type(source).__name__}"
-    result, table = _run_handler(source, {"body": json.dumps({"userId": "u1", "value": 42})},
-                                 {"TABLE_NAME": "eventTable"})
-    puts = [kw for name, kw in table.calls if name == "put_item"]
+    run = _run_handler(source, {"body": json.dumps({"userId": "u1", "value": 42})}, {"TABLE_NAME": "eventTable"})
+    if run.error:
+        return f"the handler raised {run.error}"
+    result = run.result
+    puts = [kw for name, kw in run.calls if name == "put_item"]
     if len(puts) != 1:
         return f"expected one table.put_item(Item=...) per POST, found {len(puts)}"
     item = puts[0].get("Item", {})
@@ -192,9 +204,11 @@ def _stream_event() -> dict:
 def _check_forward(source, namespace) -> str | None:
     if not isinstance(source, str):
         return f"expected the handler module's source as a string, found {type(source).__name__}"
-    _, firehose = _run_handler(source, _stream_event(), {"STREAM_NAME": "firehoseToS3"})
+    run = _run_handler(source, _stream_event(), {"STREAM_NAME": "firehoseToS3"})
+    if run.error:
+        return f"the handler raised {run.error}"
     sent = []
-    for name, kw in firehose.calls:
+    for name, kw in run.calls:
         if name == "put_record_batch":
             sent += [r.get("Data") for r in kw.get("Records", [])]
         elif name == "put_record":

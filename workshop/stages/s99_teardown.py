@@ -8,13 +8,18 @@ from . import Check, CheckResult, Stage, register
 
 
 def _nothing_left(ctx) -> CheckResult:
+    """The proof is a scan of the whole account for every run's tags and `sbs-` names, not of one run
+    id: a teardown that looked at one run would call an account with other runs in it clean."""
     from .. import teardown
 
-    left = teardown.scan(run=ctx.run_id)
+    left = teardown.scan(run=None)
     if not left:
-        return CheckResult("nothing-left", True, f"nothing of run {ctx.run_id!r} remains in any service the course uses")
-    return CheckResult("nothing-left", False, f"{len(left)} resource(s) of run {ctx.run_id!r} remain, e.g. "
-                       f"{left[0].label()}: run the teardown cell again")
+        return CheckResult("nothing-left", True, "nothing of the course (any run) remains in any service it uses")
+    runs = sorted({r.run for r in left if r.run})
+    ours = [r for r in left if r.run == ctx.run_id or r.run.startswith(ctx.run_id + "-")]
+    where = f"of run(s) {', '.join(runs)}" if runs else "of the course"
+    advice = "run the teardown cell again" if ours else "set every_run=True to delete them too"
+    return CheckResult("nothing-left", False, f"{len(left)} resource(s) {where} remain, e.g. {left[0].label()}: {advice}")
 
 
 STAGE = register(Stage(
