@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 #: what the local AWS's command line contains (`python -m workshop.localaws ...`)
-MARKER = "workshop.localaws"
+MARKER = "-m workshop.localaws"
 
 
 def start_time(pid: int) -> str | None:
