@@ -122,7 +122,7 @@ def _dead_port() -> int:
 
 
 def test_loopback_calls_bypass_proxies_from_the_environment(monkeypatch):
-    """With HTTP(S)_PROXY/ALL_PROXY at a dead port and no NO_PROXY, health and the client factory still reach the local AWS."""
+    """With HTTP(S)_PROXY/ALL_PROXY at a dead port and no NO_PROXY, health and client calls still reach the local AWS."""
     server = LocalAWS(port=0, extensions=False).start()
     try:
         dead = f"http://127.0.0.1:{_dead_port()}"
@@ -153,7 +153,7 @@ def test_records_prefer_the_default_port_then_the_newest(own_home):
 
 
 def test_a_pid_is_the_kit_server_only_with_its_start_time_and_command_line(own_home):
-    """A record matches a process only if the start time it recorded and the `workshop.localaws` command line both do."""
+    """A record matches a process only if its recorded start time and the local AWS's command line both do."""
     state = process.up()
     assert discover.is_kit_server(state)
     assert not discover.is_kit_server({**state, "proc_start": "1"})  # same PID, another process (after a reboot)
@@ -186,3 +186,19 @@ def test_a_spawned_server_exits_when_its_owner_dies(tmp_path):
         assert discover.health(state["endpoint"]) is None
     finally:
         process.stop(proc)
+
+
+def test_a_server_spawned_from_a_worker_thread_outlives_that_thread(tmp_path):
+    """The owner is the process, not the thread that spawned: the server keeps answering after that thread ends."""
+    import threading
+
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(zip(("proc", "state"), process.spawn(
+        0, tmp_path / "state.json", tmp_path / "log"))))
+    worker.start()
+    worker.join()
+    try:
+        time.sleep(1.5)
+        assert out["proc"].poll() is None and discover.health(out["state"]["endpoint"]) is not None
+    finally:
+        process.stop(out["proc"])

@@ -114,7 +114,7 @@ def test_a_server_whose_owner_died_before_it_started_never_serves(home):
 
 
 def test_down_never_signals_a_process_that_is_not_the_local_aws(home):
-    """A record naming another live process (a crash, a reboot): `down` leaves it alone and removes the record, in one line."""
+    """A record naming another live process (after a crash, a reboot): `down` leaves it alone, removes the record."""
     tmp, env = home
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
@@ -135,7 +135,7 @@ def test_down_never_signals_a_process_that_is_not_the_local_aws(home):
 
 
 def test_a_stalled_server_is_waited_for_and_reported_never_replaced(home):
-    """A local AWS that stops answering (SIGSTOP): `up` waits, then says so in one line; after SIGCONT, `up` finds it."""
+    """A local AWS that stops answering (SIGSTOP): `up` waits, says so in one line; after SIGCONT, `up` finds it."""
     tmp, env = home
     started = workshop(env, "up")
     assert started.returncode == 0, started.stderr

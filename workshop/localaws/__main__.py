@@ -22,14 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", help="write {pid, proc_start, endpoint, ...} here once serving")
     parser.add_argument("--owner-pid", type=int, default=None,
                         help="exit when this process dies (default: run until SIGTERM)")
+    parser.add_argument("--die-with-parent", action="store_true",
+                        help="the owner is our parent and forked us from its main thread: also use PDEATHSIG")
     args = parser.parse_args(argv)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGHUP, lambda *_: done.set())
     if args.owner_pid:
-        if os.getppid() == args.owner_pid:
-            pids.die_with_parent(signal.SIGTERM)  # even a SIGKILLed owner takes us with it (Linux)
+        if args.die_with_parent and os.getppid() == args.owner_pid:
+            pids.die_with_parent(signal.SIGTERM)  # even a SIGKILLed owner takes us with it at once (Linux)
         if not pids.watch_owner(args.owner_pid, done.set):  # portable, and covers a parent gone before prctl
             print(f"the owner (pid {args.owner_pid}) is gone; not starting", file=sys.stderr, flush=True)
             return 3

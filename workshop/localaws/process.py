@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -91,11 +92,11 @@ def _recorded_alive(wait: float, say: Callable[[str], None]) -> dict | None:
 def spawn(port: int, state_path: Path, log_path: Path, timeout: float = 30.0, owner_pid: int | None = CALLER):
     """Start a local AWS process on `port` (0: any free one); return (process, state) once it answers.
 
-    It exits when process `owner_pid` dies, however it dies (default: the caller; call
-    `spawn` from the owner's main thread, see `pids.die_with_parent`); with `owner_pid=None`
-    it runs until stopped (`workshop up`). It gets no AWS_* variables: the learner's
-    profiles and keys can neither break moto (which opens a boto3 Session of its own) nor
-    leak into Lambda handlers.
+    It exits when process `owner_pid` dies, however it dies (default: the caller; at once
+    on Linux when the caller's main thread spawns it, see `pids.die_with_parent`, else
+    within a second); with `owner_pid=None` it runs until stopped (`workshop up`).
+    It gets no AWS_* variables: the learner's profiles and keys can neither break moto
+    (which opens a boto3 Session of its own) nor leak into Lambda handlers.
     """
     owner = os.getpid() if owner_pid == CALLER else owner_pid
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -103,6 +104,8 @@ def spawn(port: int, state_path: Path, log_path: Path, timeout: float = 30.0, ow
     cmd = [sys.executable, "-m", "workshop.localaws", "--port", str(port), "--state", str(state_path)]
     if owner:
         cmd += ["--owner-pid", str(owner)]
+        if owner == os.getpid() and threading.current_thread() is threading.main_thread():
+            cmd.append("--die-with-parent")  # safe: the forking thread lives as long as the owner
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, env=env)
