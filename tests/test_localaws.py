@@ -122,7 +122,7 @@ def _dead_port() -> int:
 
 
 def test_loopback_calls_bypass_proxies_from_the_environment(monkeypatch):
-    """With HTTP(S)_PROXY/ALL_PROXY at a dead port and no NO_PROXY, health and client calls still reach the local AWS."""
+    """With HTTP(S)_PROXY/ALL_PROXY at a dead port and no NO_PROXY, health and clients still reach the local AWS."""
     server = LocalAWS(port=0, extensions=False).start()
     try:
         dead = f"http://127.0.0.1:{_dead_port()}"

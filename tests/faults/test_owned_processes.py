@@ -80,7 +80,7 @@ def home(tmp_path):
 
 def workshop(env: dict, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "workshop", *argv], cwd=config.ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def lines(text: str) -> list[str]:
@@ -162,7 +162,7 @@ def test_a_stalled_server_is_waited_for_and_reported_never_replaced(home):
 
 def test_a_proxy_in_the_environment_is_not_used_for_the_local_aws(home):
     """HTTP(S)_PROXY/ALL_PROXY set to a dead port and no NO_PROXY: up, status, the client factory and down all work."""
-    tmp, env = home
+    _, env = home
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
@@ -173,7 +173,8 @@ def test_a_proxy_in_the_environment_is_not_used_for_the_local_aws(home):
     status = workshop(env, "status")
     assert status.returncode == 0 and lines(status.stdout)[0].endswith("— up"), status.stdout + status.stderr
     code = "from workshop import aws; print(aws.client('sts').get_caller_identity()['Account'])"
-    sts = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    sts = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
     assert sts.stdout.strip() == config.LOCAL_ACCOUNT, sts.stderr
     stopped = workshop(env, "down")
     assert len(lines(stopped.stdout)) == 1 and lines(stopped.stdout)[0].endswith(" stopped")

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 #: what the local AWS's command line contains (`python -m workshop.localaws ...`)
 MARKER = "-m workshop.localaws"
@@ -119,6 +119,6 @@ def _proc_stat(pid: int) -> list[str] | None:
 def _ps(pid: int, fields: str) -> str:
     try:
         return subprocess.run(["ps", "-p", str(pid), "-o", fields], capture_output=True, text=True,
-                              timeout=5).stdout.strip()
+                              timeout=5, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""

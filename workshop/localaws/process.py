@@ -16,11 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from . import discover, pids
 from ..errors import WorkshopError
+from . import discover, pids
 from .server import PortBusy
 
 DEFAULT_PORT = discover.DEFAULT_PORT
@@ -106,10 +106,9 @@ def spawn(port: int, state_path: Path, log_path: Path, timeout: float = 30.0, ow
         cmd += ["--owner-pid", str(owner)]
         if owner == os.getpid() and threading.current_thread() is threading.main_thread():
             cmd.append("--die-with-parent")  # safe: the forking thread lives as long as the owner
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
-    log.close()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
