@@ -202,3 +202,17 @@ def test_a_server_spawned_from_a_worker_thread_outlives_that_thread(tmp_path):
         assert out["proc"].poll() is None and discover.health(out["state"]["endpoint"]) is not None
     finally:
         process.stop(out["proc"])
+
+
+def test_up_replaces_a_stale_record_and_says_so(own_home):
+    """`up` with a record naming a process that is not the local AWS: says it removed the record, starts a new one."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    said = []
+    try:
+        _record(own_home, discover.DEFAULT_PORT, pid=sleeper.pid, proc_start=pids.start_time(sleeper.pid))
+        state = process.up(say=said.append)
+        assert said == [f"a stale record of a local AWS (pid {sleeper.pid} is not it) was removed"]
+        assert state["pid"] != sleeper.pid and discover.is_kit_server(state) and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
