@@ -88,10 +88,11 @@ def test_invalid_assumption_is_named_before_anything_is_built(capsys, local_aws)
     assert code == 2 and "cache_hit_ratio = 1.5 is out of range" in err and "at most 1" in err
 
 
-def test_negative_users_is_refused(capsys, local_aws):
-    """--users -5 is refused with a one-line message."""
-    code, _, err = _run(capsys, "--live", "--users", "-5")
-    assert code == 2 and "--users must be 0 or more" in err
+@pytest.mark.parametrize("users", ["-5", "inf", "nan", "-inf"])
+def test_users_outside_the_valid_range_is_refused_in_one_line(capsys, local_aws, users):
+    """--users -5, inf or nan is refused with one line that gives the valid range, not a traceback."""
+    code, _, err = _run(capsys, "--live", f"--users={users}")
+    assert code == 2 and err.count("\n") == 1 and "--users must be 0 or more (a finite number" in err
 
 
 def test_stage_10_json_reaches_ten_million(capsys, local_aws):

@@ -43,7 +43,7 @@ def test_lab_serves_the_learner_notebooks_with_a_local_aws_up(tmp_path):
                 pass
         assert names is not None, (tmp_path / "lab.log").read_text()[-1500:]
         assert {p.name for p in (config.ROOT / "notebooks").glob("*.ipynb")} <= names
-        state = json.loads((tmp_path / "local-aws.json").read_text())
+        state = json.loads(next((tmp_path / "local-aws").glob("*.json")).read_text())
         with urllib.request.urlopen(f"{state['endpoint']}/_workshop/health", timeout=2) as r:
             assert json.loads(r.read())["service"] == "workshop-local-aws"
     finally:

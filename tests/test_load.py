@@ -65,6 +65,16 @@ def test_cli_rejects_a_url_that_is_not_http(capsys):
     assert len(err) == 1 and "not an http(s) URL" in err[0]
 
 
+def test_cli_names_a_missing_bucket_in_one_line_before_sending(capsys):
+    """`workshop load` for a run with no stage 9 bucket says which bucket and to build stage 9 first, exit 2."""
+    assert cli.main(["load", "http://127.0.0.1:9/restapis/x/prod/_user_request_/logger", "--events", "1",
+                     "--run", "nobucket"]) == 2
+    out, err = capsys.readouterr()
+    bucket = s09.names(StageContext.of(get(9), "nobucket", "us-east-1"))["bucket"]
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert f"bucket {bucket} does not exist" in err and "stage 9" in err
+
+
 def test_cli_reports_rates_and_zero_lost(pipeline, capsys):
     """`workshop load URL --events 20 --concurrency 4` prints events/s, p50/p95/p99 and 0 lost, exit 0."""
     code = cli.main(["load", pipeline["url"], "--events", "20", "--concurrency", "4", "--run", "loadtest",

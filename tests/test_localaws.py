@@ -13,7 +13,7 @@ import pytest
 from werkzeug.wrappers import Response
 
 from workshop import aws
-from workshop.localaws import discover, process
+from workshop.localaws import discover, pids, process
 from workshop.localaws.server import LocalAWS, PortBusy, aws_action
 
 
@@ -113,3 +113,106 @@ def test_state_survives_the_client_that_created_it(own_home):
     finally:
         del os.environ["WORKSHOP_ENDPOINT"]
     assert "sbs-demo-survives" in names
+
+
+def _dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_loopback_calls_bypass_proxies_from_the_environment(monkeypatch):
+    """With HTTP(S)_PROXY/ALL_PROXY at a dead port and no NO_PROXY, health and clients still reach the local AWS."""
+    server = LocalAWS(port=0, extensions=False).start()
+    try:
+        dead = f"http://127.0.0.1:{_dead_port()}"
+        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(var, dead)
+        for var in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("WORKSHOP_ENDPOINT", server.endpoint)
+        assert discover.health(server.endpoint)["service"] == "workshop-local-aws"
+        assert aws.client("sts").get_caller_identity()["Account"] == "123456789012"
+    finally:
+        server.stop()
+
+
+def _record(home, port: int, **state) -> None:
+    path = home / "local-aws" / f"{port}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"endpoint": f"http://127.0.0.1:{port}", "port": port, **state}))
+
+
+def test_records_prefer_the_default_port_then_the_newest(own_home):
+    """Two or more recorded local AWSes: the default port's comes first, then the newest."""
+    _record(own_home, 5001, started_at=100.0)
+    _record(own_home, 5002, started_at=200.0)
+    assert [r["port"] for r in discover.records()] == [5002, 5001]
+    _record(own_home, discover.DEFAULT_PORT, started_at=50.0)
+    assert [r["port"] for r in discover.records()] == [discover.DEFAULT_PORT, 5002, 5001]
+
+
+def test_a_pid_is_the_kit_server_only_with_its_start_time_and_command_line(own_home):
+    """A record matches a process only if its recorded start time and the local AWS's command line both do."""
+    state = process.up()
+    assert discover.is_kit_server(state)
+    assert not discover.is_kit_server({**state, "proc_start": "1"})  # same PID, another process (after a reboot)
+    me = __import__("os").getpid()
+    assert not discover.is_kit_server({**state, "pid": me, "proc_start": pids.start_time(me)})  # not the server
+
+
+def test_down_removes_a_stale_record_and_signals_nothing(own_home):
+    """A record naming a live process that is not the local AWS is removed; the process lives on."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        _record(own_home, discover.DEFAULT_PORT, pid=sleeper.pid, proc_start=pids.start_time(sleeper.pid))
+        done = process.down()
+        assert [d["outcome"] for d in done] == ["stale"]
+        assert process.describe(done[0]) == f"a stale record of a local AWS (pid {sleeper.pid} is not it) was removed"
+        assert sleeper.poll() is None and discover.records() == []
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_spawned_server_exits_when_its_owner_dies(tmp_path):
+    """`spawn(owner_pid=N)` from another process than N: the owner watch stops the server soon after N dies."""
+    owner = subprocess.Popen(["sleep", "60"])
+    proc, state = process.spawn(0, tmp_path / "state.json", tmp_path / "log", owner_pid=owner.pid)
+    try:
+        owner.kill()
+        owner.wait()
+        proc.wait(timeout=5)
+        assert discover.health(state["endpoint"]) is None
+    finally:
+        process.stop(proc)
+
+
+def test_a_server_spawned_from_a_worker_thread_outlives_that_thread(tmp_path):
+    """The owner is the process, not the thread that spawned: the server keeps answering after that thread ends."""
+    import threading
+
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(zip(("proc", "state"), process.spawn(
+        0, tmp_path / "state.json", tmp_path / "log"))))
+    worker.start()
+    worker.join()
+    try:
+        time.sleep(1.5)
+        assert out["proc"].poll() is None and discover.health(out["state"]["endpoint"]) is not None
+    finally:
+        process.stop(out["proc"])
+
+
+def test_up_replaces_a_stale_record_and_says_so(own_home):
+    """`up` with a record naming a process that is not the local AWS: says it removed the record, starts a new one."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    said = []
+    try:
+        _record(own_home, discover.DEFAULT_PORT, pid=sleeper.pid, proc_start=pids.start_time(sleeper.pid))
+        state = process.up(say=said.append)
+        assert said == [f"a stale record of a local AWS (pid {sleeper.pid} is not it) was removed"]
+        assert state["pid"] != sleeper.pid and discover.is_kit_server(state) and sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()

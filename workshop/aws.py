@@ -36,7 +36,10 @@ from botocore.parsers import ResponseParserError
 from . import config
 from .errors import LocalAWSDown, NotOptedIn, Unsupported, WorkshopError
 
-_LOCAL_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=60)
+# proxies={}: the local AWS is on loopback, so HTTP(S)_PROXY never apply (botocore reads them
+# from the environment only when a client's config names no proxies)
+_LOCAL_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=60,
+                       proxies={})
 _LOADER = botocore.loaders.create_loader()
 _verified_accounts: set[tuple[str, str]] = set()
 _lock = threading.Lock()

@@ -1,7 +1,8 @@
 """`workshop <command>`: one module per command in `workshop/commands/`, found at start.
 
 Each command module defines NAME, HELP, `add_arguments(parser)` and `run(args) -> int`.
-A WorkshopError becomes one line on stderr (`workshop: ...`) and exit code 2.
+A WorkshopError becomes one line on stderr (`workshop: ...`) and exit code 2; a reader that
+closes the pipe early (`workshop up | head -1`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -47,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # the edge: the target is read from the environment once, here, and passed down
         with config.using(config.from_environment()):
-            return int(args._run(args) or 0)
+            code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`workshop up | head -1`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # as the CPython docs advise for SIGPIPE: no traceback, and no second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except WorkshopError as exc:
         print(f"workshop: {exc}", file=sys.stderr)
         return 2

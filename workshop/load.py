@@ -137,6 +137,26 @@ class S3Events:
         self.read_keys.add(key)
 
 
+def require_bucket(s3, bucket: str) -> None:
+    """Say in one line, before any event is sent, that the bucket to verify against is missing."""
+    from botocore.exceptions import ClientError
+
+    from .errors import BadInput
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise BadInput(f"bucket {bucket} does not exist, so no event could be verified: build stage 9 first "
+                           "(notebook 09_serverless_pipeline, or 'workshop up' then 'workshop run 9 --attach'), or name it with --bucket"
+                           ) from None
+        if code in ("403", "AccessDenied"):
+            raise BadInput(f"bucket {bucket} is not readable with these credentials (it may be another "
+                           "account's); name your run's bucket with --bucket") from None
+        raise
+
+
 def wait_in_s3(s3, bucket: str, wanted: set[str], timeout_s: float = 60, progress: bool = False,
                events: S3Events | None = None) -> dict[str, int]:
     """Read the bucket until every id in `wanted` is found or `timeout_s` passes; {id: copies} for all found."""
@@ -170,6 +190,7 @@ def run(url: str, events: int, concurrency: int, s3, bucket: str, wait_s: float 
         from .errors import BadInput
 
         raise BadInput("--events and --concurrency must be at least 1")
+    require_bucket(s3, bucket)
     rng = random.Random(seed)
     bodies = [json.dumps(random_event(rng)).encode() for _ in range(events)]
     result = LoadResult()

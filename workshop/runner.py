@@ -309,7 +309,8 @@ class _LocalAWSForRun:
             return self
         self._tmp = tempfile.TemporaryDirectory(prefix="workshop-run-")
         tmp = Path(self._tmp.name)
-        self._server, state = process.spawn(0, tmp / "state.json", tmp / "local-aws.log", **_owned())
+        # owned by this process: the run's server dies with the run, however the run dies
+        self._server, state = process.spawn(0, tmp / "state.json", tmp / "local-aws.log", owner_pid=os.getpid())
         self.endpoint = state["endpoint"]
         return self
 
@@ -330,15 +331,6 @@ class _LocalAWSForRun:
         if self._tmp is not None:
             self._tmp.cleanup()
         return False
-
-
-def _owned() -> dict:
-    """`process.spawn`'s owner watch, where this version of it has one: the run's server dies with the run."""
-    import inspect
-
-    from .localaws import process
-
-    return {"owner_pid": os.getpid()} if "owner_pid" in inspect.signature(process.spawn).parameters else {}
 
 
 def summary(results: list[NotebookResult]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from ..errors import BadInput
 
@@ -83,8 +84,8 @@ def table(doc: dict) -> str:
 
 
 def run(args) -> int:
-    if args.users is not None and args.users < 0:
-        raise BadInput(f"--users must be 0 or more, not {args.users:g}")
+    if args.users is not None and not (math.isfinite(args.users) and args.users >= 0):
+        raise BadInput(f"--users must be 0 or more (a finite number of users), not {args.users:g}")
     overrides = _overrides(args.set)
     if overrides:
         from ..capacity import assumptions

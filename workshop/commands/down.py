@@ -11,6 +11,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    state = process.down()
-    print(f"local AWS at {state['endpoint']} stopped" if state else "no local AWS was running")
+    done = process.down()
+    for state in done:
+        print(process.describe(state))
+    if not done:
+        print("no local AWS was running")
     return 0

@@ -22,7 +22,8 @@ def collect() -> dict:
         state = discover.running()
         endpoint = s.endpoint or (state or {}).get("endpoint")
         up = bool(endpoint and discover.health(endpoint))
-        doc.update(endpoint=endpoint, up=up, pid=(state or {}).get("pid"), log=str(discover.log_file()))
+        port = (state or {}).get("port", discover.DEFAULT_PORT)
+        doc.update(endpoint=endpoint, up=up, pid=(state or {}).get("pid"), log=str(discover.log_file(port)))
         if not up:
             doc.update(resources={}, invoke_urls=[])
             return doc

@@ -1,8 +1,8 @@
 """Find the local AWS to talk to, or start one.
 
 Order: the target's own endpoint (given at the edge: `workshop run` passes its server to
-its kernels), then the one that `workshop up` started (its address is in the target's
-home, `<WORKSHOP_HOME>/local-aws.json`), then the one embedded in this process, then,
+its kernels), then the one that `workshop up` started (recorded in the target's home,
+`<WORKSHOP_HOME>/local-aws/<port>.json`), then the one embedded in this process, then,
 where the caller allows it (a notebook's `start`, a test), a new embedded one.
 """
 
@@ -16,38 +16,70 @@ from pathlib import Path
 
 from .. import config
 from ..errors import LocalAWSDown
+from . import pids
 
 _embedded = None
 _lock = threading.Lock()
 
 
-def state_file(home: Path | None = None) -> Path:
-    return (home or config.home()) / "local-aws.json"
+#: the port `workshop up` serves on unless told otherwise (or it is taken)
+DEFAULT_PORT = 4599
+
+#: urllib without proxies: the local AWS is on this machine, whatever HTTP(S)_PROXY say
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def log_file(home: Path | None = None) -> Path:
-    return (home or config.home()) / "local-aws.log"
+def state_dir(home: Path | None = None) -> Path:
+    """Where `workshop up` records each local AWS it started: one `<port>.json` per endpoint."""
+    return (home or config.home()) / "local-aws"
+
+
+def state_file(port: int = DEFAULT_PORT, home: Path | None = None) -> Path:
+    return state_dir(home) / f"{port}.json"
+
+
+def log_file(port: int = DEFAULT_PORT, home: Path | None = None) -> Path:
+    return state_dir(home) / f"{port}.log"
 
 
 def health(endpoint: str, timeout: float = 1.0) -> dict | None:
-    """The kit server's health document, or None when nothing (or not the kit) answers."""
+    """The kit server's health document, or None when nothing (or not the kit) answers in time."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/_workshop/health", timeout=timeout) as r:
+        with _direct.open(f"{endpoint}/_workshop/health", timeout=timeout) as r:
             return json.loads(r.read())
     except Exception:
         return None
 
 
+def records(home: Path | None = None) -> list[dict]:
+    """Every recorded local AWS, preferred first (the default port's, then the newest);
+    each with `state_file`, its record's path. Whether it still runs is not checked."""
+    found = []
+    for path in state_dir(home).glob("*.json"):
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict) and state.get("endpoint"):
+            found.append({**state, "state_file": str(path)})
+    return sorted(found, key=lambda s: (s.get("port") != DEFAULT_PORT, -float(s.get("started_at") or 0)))
+
+
+def is_kit_server(state: dict) -> bool:
+    """Is the PID in this record still the local AWS it names (same start time, our command line)?"""
+    return pids.is_local_aws(state.get("pid"), state.get("proc_start"))
+
+
+def answers(state: dict, timeout: float = 1.0) -> bool:
+    """Does the recorded local AWS answer at its endpoint, as the recorded process?"""
+    doc = health(state.get("endpoint", ""), timeout)
+    return doc is not None and doc.get("pid") in (None, state.get("pid"))
+
+
 def running(home: Path | None = None) -> dict | None:
-    """The state of the local AWS that `workshop up` started, if it still answers."""
-    path = state_file(home)
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if health(state.get("endpoint", "")) is None:
-        return None
-    return state
+    """The local AWS that `workshop up` started, if one answers: the default port's if it
+    does, else the newest that does."""
+    return next((state for state in records(home) if answers(state)), None)
 
 
 def embedded():
@@ -88,7 +120,4 @@ def endpoint(target: config.Target | None = None, autostart: bool = False) -> st
 
 
 def _recorded_endpoint(home: Path | None = None) -> str | None:
-    try:
-        return json.loads(state_file(home).read_text()).get("endpoint")
-    except (OSError, ValueError):
-        return None
+    return next((state["endpoint"] for state in records(home)), None)
