@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from .server import LocalAWS, PortBusy
+from ..errors import WorkshopError
+from .server import LocalAWS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         server = LocalAWS(port=args.port, quiet=False).start()
-    except PortBusy as exc:
+    except WorkshopError as exc:  # a busy port, an untested moto: one line
         print(exc, file=sys.stderr, flush=True)
         return 2
     done = threading.Event()
