@@ -23,6 +23,7 @@ non-local `Host` names, oversized or malformed bodies (see `workshop/localaws/gu
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import io
@@ -73,6 +74,7 @@ class MotoUntested(WorkshopError):
         self.installed = installed
 
 
+@functools.cache
 def installed_moto() -> str:
     """The version of moto installed in this environment."""
     return importlib.metadata.version("moto")
@@ -308,7 +310,6 @@ class LocalAWS:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "LocalAWS":
-        check_moto()
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL if self.quiet else logging.ERROR)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
@@ -325,6 +326,7 @@ class LocalAWS:
             raise PortBusy(self.host, self.requested_port) from None
         self._socket = sock
         try:
+            check_moto()  # before any extension patches moto
             if self._load_extensions:
                 self._install_extensions()
         except BaseException:
