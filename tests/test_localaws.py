@@ -115,14 +115,28 @@ def test_state_survives_the_client_that_created_it(own_home):
     assert "sbs-demo-survives" in names
 
 
+def _tcp_states(port: int) -> set[str]:
+    """The states of this machine's IPv4 TCP sockets bound to `port` (Linux's /proc/net/tcp)."""
+    names = {"01": "ESTABLISHED", "06": "TIME_WAIT", "0A": "LISTEN"}
+    rows = [line.split() for line in open("/proc/net/tcp").read().splitlines()[1:]]
+    return {names.get(r[3], r[3]) for r in rows if int(r[1].split(":")[1], 16) == port}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net/tcp")
 def test_restart_on_the_same_port_while_connections_sit_in_time_wait():
     """A server stopped right after serving can be started again on the same port at once (SO_REUSEADDR)."""
     first = LocalAWS(port=0, extensions=False).start()
     port = first.port
-    for _ in range(3):  # the server closes each connection first: its side waits in TIME-WAIT
-        with urllib.request.urlopen(f"{first.endpoint}/_workshop/health") as r:
-            r.read()
+    for _ in range(3):  # read to the end: the server closes first, so its side waits in TIME-WAIT
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"GET /_workshop/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            while c.recv(65536):
+                pass
     first.stop()
+    deadline = time.monotonic() + 2  # the kernel drops the closed listener within a few ms
+    while "LISTEN" in _tcp_states(port) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert "TIME_WAIT" in _tcp_states(port)
     second = LocalAWS(port=port, extensions=False).start()
     try:
         assert second.port == port
