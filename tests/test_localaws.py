@@ -216,3 +216,102 @@ def test_up_replaces_a_stale_record_and_says_so(own_home):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _tcp_states(port: int) -> set[str]:
+    """The states of this machine's IPv4 TCP sockets bound to `port` (Linux's /proc/net/tcp)."""
+    names = {"01": "ESTABLISHED", "06": "TIME_WAIT", "0A": "LISTEN"}
+    rows = [line.split() for line in open("/proc/net/tcp").read().splitlines()[1:]]
+    return {names.get(r[3], r[3]) for r in rows if int(r[1].split(":")[1], 16) == port}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net/tcp")
+def test_restart_on_the_same_port_while_connections_sit_in_time_wait():
+    """A server stopped right after serving can be started again on the same port at once (SO_REUSEADDR)."""
+    first = LocalAWS(port=0, extensions=False).start()
+    port = first.port
+    for _ in range(3):  # read to the end: the server closes first, so its side waits in TIME-WAIT
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"GET /_workshop/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            while c.recv(65536):
+                pass
+    first.stop()
+    deadline = time.monotonic() + 2  # the kernel drops the closed listener within a few ms
+    while "LISTEN" in _tcp_states(port) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert "TIME_WAIT" in _tcp_states(port)
+    second = LocalAWS(port=port, extensions=False).start()
+    try:
+        assert second.port == port
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize("version", ["5.3.0", "5.2.4", "6.0.0", "4.2.14"])
+def test_a_moto_outside_the_tested_range_is_refused_at_start(monkeypatch, version):
+    """Starting with an untested moto refuses in one line naming the installed and the tested versions."""
+    from workshop.localaws import server as server_module
+
+    monkeypatch.setattr(server_module, "installed_moto", lambda: version)
+    with pytest.raises(server_module.MotoUntested) as caught:
+        LocalAWS(port=0).start()
+    message = str(caught.value)
+    assert f"moto {version}" in message and server_module.TESTED_MOTO in message and "\n" not in message
+
+
+def test_the_tested_moto_range_is_the_one_pyproject_declares():
+    """TESTED_MOTO is pyproject.toml's moto range, and the installed moto is inside it."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from workshop.localaws.server import TESTED_MOTO, check_moto
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    declared = [re.sub(r"^moto(\[[^]]*\])?", "", d) for d in project["dependencies"] if d.startswith("moto")]
+    assert declared == [TESTED_MOTO]
+    check_moto()
+
+
+def test_extension_patches_are_applied_once_per_process(local_aws):
+    """A second server does not patch moto again: the patched methods are the same objects."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.elbv2.models import FakeTargetGroup
+
+    before = (FakeTargetGroup.health_for, FakeTargetGroup.register, FakeAutoScalingGroup.set_desired_capacity)
+    second = LocalAWS(port=0).start()
+    try:
+        assert (FakeTargetGroup.health_for, FakeTargetGroup.register,
+                FakeAutoScalingGroup.set_desired_capacity) == before
+        assert "elbv2_health" in second.extensions and "cloudfront_oac" in second.extensions
+    finally:
+        second.stop()
+
+
+def test_extensions_use_the_servers_helpers_not_their_own():
+    """No extension parses the SigV4 scope or keeps its own 'patched' flag: they use signed_scope and patches(moto)."""
+    from pathlib import Path
+
+    from workshop.localaws import ext
+
+    for path in Path(ext.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "Credential=" not in text, f"{path.name} parses the SigV4 scope itself"
+        assert "_PATCHED" not in text and "global _patched" not in text.lower(), f"{path.name} keeps its own patch flag"
+
+
+@pytest.mark.parametrize("headers, query, expected", [
+    ({"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/lambda/aws4_request, "
+                       "SignedHeaders=host, Signature=0"}, "", ("lambda", "eu-west-1")),
+    ({}, "X-Amz-Credential=AKID%2F20240101%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Signature=0", ("s3", "us-west-2")),
+    ({}, "", (None, None)),
+    ({"Authorization": "Bearer token"}, "", (None, None)),
+])
+def test_signed_scope_reads_service_and_region(headers, query, expected):
+    """signed_scope gives the service and region of a signed request (header or presigned URL), or (None, None)."""
+    from werkzeug.test import EnvironBuilder
+
+    from workshop.localaws.server import signed_scope
+
+    request = EnvironBuilder(path="/", query_string=query, headers=headers).get_request()
+    assert tuple(signed_scope(request)) == expected

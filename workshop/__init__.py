@@ -37,12 +37,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .aws import client, resource
-    from .config import Target, current, target, using
-    from .context import StageContext
-    from .errors import BadInput, WorkshopError
-    from .exercises import check
-    from .notebook import start
+    from .aws import client, resource  # noqa: F401
+    from .config import Target, current, target, using  # noqa: F401
+    from .context import StageContext  # noqa: F401
+    from .errors import BadInput, WorkshopError  # noqa: F401
+    from .exercises import check  # noqa: F401
+    from .notebook import start  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

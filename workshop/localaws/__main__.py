@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 
+from ..errors import WorkshopError
 from . import pids
-from .server import LocalAWS, PortBusy
+from .server import LocalAWS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         server = LocalAWS(port=args.port, quiet=False).start()
-    except PortBusy as exc:
+    except WorkshopError as exc:  # a busy port, an untested moto: one line
         print(exc, file=sys.stderr, flush=True)
         return 2
     if args.state:

@@ -94,11 +94,6 @@ def start_embedded():
         if _embedded is None:
             from .server import LocalAWS
 
-            # moto opens boto3 Sessions of its own: a learner's AWS_PROFILE naming a profile
-            # that is not in ~/.aws would break it. The local target never reads them.
-            for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-                os.environ.pop(var, None)
-
             _embedded = LocalAWS(port=0).start()
         return _embedded
 

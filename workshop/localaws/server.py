@@ -1,20 +1,31 @@
 """A moto server with the kit's fidelity layer in front of it.
 
-Extensions live in `workshop/localaws/ext/`, one module per behaviour, each with an
-`install(server)` function. With the server they can:
+Extensions live in `workshop/localaws/ext/`, one module per behaviour. The contract:
 
-- `server.route(method, path_regex, handler)`: answer a request before moto sees it
-  (`handler(request, match)` returns a werkzeug Response, or None to let moto answer);
-- `server.intercept(predicate, handler)`: the same, chosen by any test on the request;
-- `server.after(predicate, hook)`: run `hook(request, response)` after moto answered;
-- `server.background(name, fn, interval)`: call `fn()` every `interval` seconds until stop.
+- `patches(moto)` (optional): change moto's classes. The server calls it once per process,
+  after checking that the installed moto is in `TESTED_MOTO` (the range the patches were
+  written and tested for); outside it, `start()` refuses with `MotoUntested`.
+- `install(server)` (optional): register wire behaviour on the server:
+  - `server.route(method, path_regex, handler)`: answer a request before moto sees it
+    (`handler(request, match)` returns a werkzeug Response, or None to let moto answer);
+  - `server.intercept(predicate, handler)`: the same, chosen by any test on the request;
+  - `server.after(predicate, hook)`: run `hook(request, response)` after moto answered;
+  - `server.background(name, fn, interval)`: call `fn()` every `interval` seconds until stop;
+  - `server.on_stop(hook)`; `server.allow_origin(origin)`: one more browser origin allowed.
 
-`aws_action(request)` names the AWS operation of a query- or JSON-protocol request.
+Helpers for a request: `aws_action(request)` (the operation of a query- or JSON-protocol
+request), `signed_scope(request)` (service and region of its SigV4 credential scope) and
+`signed_account(request)` (the moto account it acts in).
+
+Before any extension or moto sees a request, `guard` turns away foreign browser origins,
+non-local `Host` names, oversized or malformed bodies (see `workshop/localaws/guard.py`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import io
 import logging
 import os
@@ -23,16 +34,16 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Optional
 from urllib.parse import parse_qs
 
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from ..errors import WorkshopError  # noqa: E402
+from . import guard  # noqa: E402
 
 log = logging.getLogger("workshop.localaws")
 
@@ -45,6 +56,37 @@ class PortBusy(WorkshopError):
             f"port {port} on {host} is busy: choose another with --port, or omit --port to pick a free one"
         )
         self.port = port
+
+
+#: the moto versions the fidelity extensions were written and tested for (pyproject.toml's range)
+TESTED_MOTO = ">=5.2.5,<5.3"
+#: seconds a connection may stay silent while the server waits for its request or body
+SOCKET_TIMEOUT_S = 30.0
+
+
+class MotoUntested(WorkshopError):
+    def __init__(self, installed: str):
+        super().__init__(
+            f"moto {installed} is installed, but the local AWS's extensions are tested with moto{TESTED_MOTO}: "
+            f"install the tested one with `pip install -c constraints.txt -e .`"
+        )
+        self.installed = installed
+
+
+@functools.cache
+def installed_moto() -> str:
+    """The version of moto installed in this environment."""
+    return importlib.metadata.version("moto")
+
+
+def check_moto() -> str:
+    """The installed moto's version, or MotoUntested when it is outside TESTED_MOTO."""
+    from packaging.specifiers import SpecifierSet
+
+    installed = installed_moto()
+    if installed not in SpecifierSet(TESTED_MOTO, prereleases=True):
+        raise MotoUntested(installed)
+    return installed
 
 
 @dataclass
@@ -84,22 +126,67 @@ def aws_action(request: Request) -> str | None:
     return None
 
 
+class SignedScope(NamedTuple):
+    service: str | None
+    region: str | None
+
+
+# SigV4: Credential=<access key>/<yyyymmdd>/<region>/<service>/aws4_request (header or presigned URL)
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9.-]+)/")
+
+
+def _credential(request: Request) -> "re.Match[str] | None":
+    m = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+    if m is None and request.args.get("X-Amz-Credential"):
+        m = _CREDENTIAL.search("Credential=" + request.args["X-Amz-Credential"])
+    return m
+
+
+def signed_scope(request: Request) -> SignedScope:
+    """The service and region of the request's SigV4 credential scope; (None, None) when unsigned."""
+    m = _credential(request)
+    return SignedScope(m["service"], m["region"]) if m else SignedScope(None, None)
+
+
 def aws_service(request: Request) -> str | None:
     """The service named in the request's SigV4 credential scope (e.g. `lambda`, `ec2`)."""
-    auth = request.headers.get("Authorization", "")
-    m = re.search(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/", auth)
-    return m.group(1) if m else None
+    return signed_scope(request).service
+
+
+def signed_account(request: Request) -> str:
+    """The moto account a request acts in, in moto's own order of precedence."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if request.headers.get("x-moto-account-id"):
+        return request.headers["x-moto-account-id"]
+    from moto.iam.models import get_account_id_from
+
+    m = _credential(request)
+    return get_account_id_from(m["key"] if m else "AKIAEXAMPLE")
 
 
 class _Dispatcher:
-    """WSGI app: the kit's routes first, then moto; after-hooks once moto answered."""
+    """WSGI app: the door (`guard`) first, then the kit's routes, then moto; after-hooks once moto answered."""
 
     def __init__(self, moto_app, server: "LocalAWS"):
         self.moto_app = moto_app
         self.server = server
 
     def __call__(self, environ, start_response):
-        body = _read_body(environ)
+        origin = environ.get("HTTP_ORIGIN")
+        try:
+            self._admit(environ, origin)
+        except guard.Refused as refused:  # no CORS header: a foreign page cannot even read why
+            return guard.refusal(environ, refused)(environ, _cors(start_response, None))
+        respond = _cors(start_response, origin)
+        if origin and environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+            headers = guard.cors_headers(origin, environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"), preflight=True)
+            return Response(status=204, headers=headers)(environ, start_response)
+        try:
+            body = guard.read_body(environ, guard.limit_for(signed_scope(Request(environ)).service))
+            guard.check_json_body(environ, body)
+        except guard.Refused as refused:
+            return guard.refusal(environ, refused)(environ, respond)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         request = Request(environ, shallow=False)
@@ -120,15 +207,15 @@ class _Dispatcher:
                 log.exception("extension route failed for %s %s", request.method, request.path)
                 response = Response('{"message":"Internal server error"}', status=500, mimetype="application/json")
             if response is not None:
-                return response(environ, start_response)
+                return response(environ, respond)
         environ["wsgi.input"] = io.BytesIO(body)
         if not self.server._after:
-            return self.moto_app(environ, start_response)
+            return self.moto_app(environ, respond)
         captured: dict = {}
 
         def _start(status, headers, exc_info=None):
             captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info)
+            return respond(status, headers, exc_info)
 
         chunks = list(self.moto_app(environ, _start))
         response = Response(b"".join(chunks), status=captured.get("status", "200 OK"), headers=captured.get("headers"))
@@ -140,22 +227,39 @@ class _Dispatcher:
                 log.exception("extension after-hook failed for %s %s", request.method, request.path)
         return chunks
 
+    def _admit(self, environ, origin: str | None) -> None:
+        """Refuse a non-local Host (DNS rebinding) and a browser origin that is not the kit's."""
+        host = environ.get("HTTP_HOST")
+        if not guard.is_local_host_header(host):
+            raise guard.Refused(403, "AccessDenied", f"The local AWS answers only requests addressed to this "
+                                f"machine (localhost, 127.0.0.1, [::1]), not to Host {host!r}", "AccessDeniedException")
+        if origin is not None and not guard.is_allowed_origin(origin, self.server.allowed_origins):
+            raise guard.Refused(403, "AccessDenied", f"The local AWS refuses requests from the web page at {origin!r}: "
+                                "only the learner's own tools (loopback origins) may call it", "AccessDeniedException")
 
-def _read_body(environ) -> bytes:
-    """The whole request body: Content-Length bytes, or a chunked stream to its end."""
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        return environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
-        return environ["wsgi.input"].read()
-    return b""
+
+def _cors(start_response, origin: str | None):
+    """start_response that drops every CORS header from the answer (moto's flask-cors adds them
+    for any origin) and, for an allowed origin, adds the kit's own."""
+
+    def start(status, headers, exc_info=None):
+        kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+        if origin:
+            kept += guard.cors_headers(origin)
+        return start_response(status, kept, exc_info)
+
+    return start
 
 
 class LocalAWS:
     """moto's server with the fidelity layer, on loopback, in a thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, extensions: bool = True, quiet: bool = True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, extensions: bool = True, quiet: bool = True,
+                 socket_timeout: float = SOCKET_TIMEOUT_S, allowed_origins: tuple[str, ...] = ()):
         self.host = host
+        self.socket_timeout = socket_timeout
+        #: browser origins allowed besides loopback ones (exact `scheme://host[:port]`)
+        self.allowed_origins: set[str] = {o.rstrip("/") for o in allowed_origins}
         self.requested_port = port
         self._routes: list[_Route] = []
         self._after: list[_After] = []
@@ -186,6 +290,10 @@ class LocalAWS:
         if self._thread is not None:
             self._start_worker(worker)
 
+    def allow_origin(self, origin: str) -> None:
+        """Let a web page at `origin` (`scheme://host[:port]`) call the local AWS, with CORS answers."""
+        self.allowed_origins.add(origin.rstrip("/"))
+
     @property
     def stopping(self) -> threading.Event:
         return self._stop
@@ -206,6 +314,9 @@ class LocalAWS:
 
         # Bind here, in the caller's thread, so a busy port raises (werkzeug would print and exit).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # a restart after a crash may bind while the old connections sit in TIME-WAIT (a
+        # listening socket on the port still makes bind fail: PortBusy stays true)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.requested_port))
             sock.listen(128)
@@ -214,14 +325,19 @@ class LocalAWS:
             raise PortBusy(self.host, self.requested_port) from None
         self._socket = sock
         try:
+            check_moto()  # before any extension patches moto
+            _apply_patches(__name__, _server_patches)
             if self._load_extensions:
                 self._install_extensions()
         except BaseException:
             sock.close()
             raise
         app = _Dispatcher(DomainDispatcherApplication(create_backend_app), self)
+        # a connection silent for socket_timeout seconds (no request, or less body than it
+        # declared) is dropped, so it cannot hold a thread forever; answering takes any time
+        handler = type("RequestHandler", (MotoRequestHandler,), {"timeout": self.socket_timeout})
         self._server = make_server(self.host, sock.getsockname()[1], app, threaded=True,
-                                   request_handler=MotoRequestHandler, fd=sock.fileno())
+                                   request_handler=handler, fd=sock.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
         for worker in self._workers:
@@ -272,10 +388,43 @@ class LocalAWS:
             if info.name.startswith("_"):
                 continue
             module = importlib.import_module(f"{ext.__name__}.{info.name}")
-            install = getattr(module, "install", None)
+            patches, install = getattr(module, "patches", None), getattr(module, "install", None)
+            if patches is not None:
+                _apply_patches(module.__name__, patches)
             if install is not None:
                 install(self)
+            if patches is not None or install is not None:
                 self.extensions.append(info.name)
+
+
+def _server_patches(moto) -> None:
+    """What every local AWS needs of moto, set through moto's own configuration, not the environment:
+    AWS's managed policies exist (AWSLambdaBasicExecutionRole, ...), as `MOTO_IAM_LOAD_MANAGED_POLICIES`
+    would do; and the botocore session moto opens for region lists reads no profile, so a learner's
+    AWS_PROFILE naming a profile that is not in ~/.aws cannot break it."""
+    import botocore.session
+    from moto import settings
+    from moto.core.base_backend import AccountSpecificBackend
+
+    settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    isolated = botocore.session.Session(session_vars={"profile": (None, None, None, None),
+                                                      "config_file": (None, None, os.devnull, None),
+                                                      "credentials_file": (None, None, os.devnull, None)})
+    AccountSpecificBackend.get_session = classmethod(lambda cls: isolated)
+
+
+_patched: set[str] = set()
+_patch_lock = threading.Lock()
+
+
+def _apply_patches(name: str, patches: Callable) -> None:
+    """Call an extension's `patches(moto)` once per process (moto's classes are process-wide)."""
+    import moto
+
+    with _patch_lock:
+        if name not in _patched:
+            patches(moto)
+            _patched.add(name)
 
 
 def wait_until_answering(endpoint: str, timeout: float = 10.0) -> bool:

@@ -40,7 +40,6 @@ from moto.core.utils import utcnow
 #: all Auto Scaling state changes made here hold this lock (the server is threaded)
 LOCK = threading.RLock()
 _state = threading.local()  # .cause: why the capacity is changing (set by policies and alarms)
-_PATCHED = False
 
 # Target tracking alarms, as AWS creates them for a policy on a 1-minute metric (source:
 # EC2 Auto Scaling User Guide, "Target tracking scaling policies": AlarmHigh "3 datapoints
@@ -461,10 +460,8 @@ def _respond_describe_activities(self):
 _ORIGINAL: dict = {}
 
 
-def _patch() -> None:
-    global _PATCHED
-    if _PATCHED:
-        return
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     group_cls, backend_cls, response_cls = asm.FakeAutoScalingGroup, asm.AutoScalingBackend, asr.AutoScalingResponse
     _ORIGINAL.update(
         set_desired_capacity=group_cls.set_desired_capacity,
@@ -490,8 +487,4 @@ def _patch() -> None:
     response_cls.set_desired_capacity = _respond_set_desired_capacity
     response_cls.put_scaling_policy = _respond_put_scaling_policy
     response_cls.describe_scaling_activities = _respond_describe_activities
-    _PATCHED = True
 
-
-def install(server) -> None:
-    _patch()

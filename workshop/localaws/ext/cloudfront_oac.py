@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from moto.cloudfront import models as cfm
 
-_PATCHED = False
 _ORIGINAL: dict = {}
 
 
@@ -20,14 +19,8 @@ def _origin_init(self, origin: dict) -> None:
     self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
 
 
-def _patch() -> None:
-    global _PATCHED
-    if _PATCHED:
-        return
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     _ORIGINAL["init"] = cfm.Origin.__init__
     cfm.Origin.__init__ = _origin_init
-    _PATCHED = True
 
-
-def install(server) -> None:
-    _patch()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -32,7 +31,6 @@ from moto.cloudwatch import models as cwm
 from . import autoscaling
 
 _LOCK = threading.RLock()
-_PATCHED = False
 _ORIGINAL: dict = {}
 
 _COMPARE = {
@@ -187,8 +185,9 @@ def evaluate_all(account_id: str, region: str, backend, only_new_data: bool = Fa
 
 
 def _region_of(request) -> str | None:
-    m = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
-    return m.group(1) if m else None
+    from ..server import signed_scope
+
+    return signed_scope(request).region
 
 
 def _is(request, operation: str) -> bool:
@@ -249,17 +248,13 @@ def _put_metric_alarm(self, name, *args, **kwargs):
         return alarm
 
 
-def _patch() -> None:
-    global _PATCHED
-    if _PATCHED:
-        return
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     _ORIGINAL["put_metric_alarm"] = cwm.CloudWatchBackend.put_metric_alarm
     cwm.CloudWatchBackend.put_metric_alarm = _put_metric_alarm
-    _PATCHED = True
 
 
 def install(server) -> None:
-    _patch()
     server.after(lambda r: _is(r, "PutMetricData"), _after_put_metric_data)
     server.after(lambda r: _is(r, "SetAlarmState"), _after_set_alarm_state)
     server.after(lambda r: _is(r, "PutMetricAlarm"), _after_put_metric_alarm)  # evaluate against data already there

@@ -8,9 +8,6 @@ teaches exactly that sequence, so the local AWS refuses too.
 
 from __future__ import annotations
 
-_PATCHED = "_workshop_type_change_needs_stop"
-
-
 def _modify(original):
     def modify_instance_attribute(self, instance_id, key, value):
         from moto.ec2.exceptions import EC2ClientError
@@ -22,12 +19,11 @@ def _modify(original):
                                      f"The instance '{instance_id}' is not in the 'stopped' state.")
         return original(self, instance_id, key, value)
 
-    modify_instance_attribute.__dict__[_PATCHED] = True
     return modify_instance_attribute
 
 
-def install(server) -> None:
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     from moto.ec2.models.instances import InstanceBackend
 
-    if not getattr(InstanceBackend.modify_instance_attribute, _PATCHED, False):
-        InstanceBackend.modify_instance_attribute = _modify(InstanceBackend.modify_instance_attribute)
+    InstanceBackend.modify_instance_attribute = _modify(InstanceBackend.modify_instance_attribute)

@@ -27,7 +27,6 @@ from moto.elasticache import models as ecm
 from moto.elasticache import responses as ecr
 
 _LOCK = threading.RLock()
-_PATCHED = False
 _ORIGINAL: dict = {}
 
 
@@ -152,10 +151,8 @@ def _respond_describe_cache_clusters(self):
     return result
 
 
-def _patch() -> None:
-    global _PATCHED
-    if _PATCHED:
-        return
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     backend = ecm.ElastiCacheBackend
     _ORIGINAL.update(
         create_replication_group=backend.create_replication_group,
@@ -169,8 +166,4 @@ def _patch() -> None:
     backend.delete_replication_group = _delete_replication_group
     backend.delete_cache_cluster = _delete_cache_cluster
     ecr.ElastiCacheResponse.describe_cache_clusters = _respond_describe_cache_clusters
-    _PATCHED = True
 
-
-def install(server) -> None:
-    _patch()

@@ -7,7 +7,6 @@ CacheSubnetGroupNotFoundFault.
 
 from __future__ import annotations
 
-import re
 import uuid
 from urllib.parse import parse_qs
 
@@ -19,8 +18,9 @@ _NS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
 
 
 def _region(request: Request) -> str:
-    m = re.search(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/", request.headers.get("Authorization", ""))
-    return m.group(1) if m else config.DEFAULT_REGION
+    from ..server import signed_scope
+
+    return signed_scope(request).region or config.DEFAULT_REGION
 
 
 def _error(code: str, message: str, status: int) -> Response:

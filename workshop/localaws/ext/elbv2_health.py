@@ -19,9 +19,6 @@ that probes the web server over HTTP is out of scope: nothing listens on a local
 
 from __future__ import annotations
 
-_PATCHED = "_workshop_health_follows_state"
-
-
 def _health_for(original):
     def health_for(self, target, ec2_backend):
         from moto.elbv2.models import FakeHealthStatus
@@ -45,7 +42,6 @@ def _health_for(original):
                                     "Target.InvalidState", f"Target is in the {state} state")
         return FakeHealthStatus(registered["Id"], port, check_port, "healthy")
 
-    health_for.__dict__[_PATCHED] = True
     return health_for
 
 
@@ -63,14 +59,12 @@ def _register(original):
         for target in targets:
             self.terminated_targets.pop(target["Id"], None)
 
-    register.__dict__[_PATCHED] = True
     return register
 
 
-def install(server) -> None:
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     from moto.elbv2.models import FakeTargetGroup
 
-    if not getattr(FakeTargetGroup.health_for, _PATCHED, False):
-        FakeTargetGroup.health_for = _health_for(FakeTargetGroup.health_for)
-    if not getattr(FakeTargetGroup.register, _PATCHED, False):
-        FakeTargetGroup.register = _register(FakeTargetGroup.register)
+    FakeTargetGroup.health_for = _health_for(FakeTargetGroup.health_for)
+    FakeTargetGroup.register = _register(FakeTargetGroup.register)

@@ -399,8 +399,9 @@ def invoke(name_or_arn: str, payload: bytes | str | None, region: str = "us-east
 # --- the wire ------------------------------------------------------------------------------
 
 def _region(request: Request) -> str:
-    m = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
-    return m.group(1) if m else "us-east-1"
+    from ..server import signed_scope
+
+    return signed_scope(request).region or "us-east-1"
 
 
 def _invoke_route(request: Request, match) -> Response | None:

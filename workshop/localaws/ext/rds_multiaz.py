@@ -19,9 +19,6 @@ completed.").
 
 from __future__ import annotations
 
-import os
-import re
-
 from werkzeug.wrappers import Request
 
 FAILOVER_STARTED = "A Multi-AZ failover that resulted in the promotion of a standby instance has started."
@@ -56,21 +53,10 @@ def _set_secondary_az(db, value) -> None:
     db.__dict__[_SECONDARY] = value
 
 
-def _account(request: Request) -> str:
-    """The moto account a request acts in (moto's own order of precedence)."""
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        return os.environ["MOTO_ACCOUNT_ID"]
-    if request.headers.get("x-moto-account-id"):
-        return request.headers["x-moto-account-id"]
-    from moto.iam.models import get_account_id_from
-
-    m = re.search(r"Credential=([^/]+)/", request.headers.get("Authorization", ""))
-    return get_account_id_from(m.group(1) if m else "AKIAEXAMPLE")
-
-
 def _region(request: Request) -> str:
-    m = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
-    return m.group(1) if m else "us-east-1"
+    from ..server import signed_scope
+
+    return signed_scope(request).region or "us-east-1"
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -114,7 +100,9 @@ def _failover(request: Request, match):
                                {"Categories": ["failover"], "Message": FAILOVER_STARTED})
     Event.EVENT_MAP.setdefault("DB_INSTANCE_MULTI_AZ_FAILOVER_COMPLETED",
                                {"Categories": ["failover"], "Message": FAILOVER_COMPLETED})
-    backend = get_backend("rds")[_account(request)][_region(request)]
+    from ..server import signed_account
+
+    backend = get_backend("rds")[signed_account(request)][_region(request)]
     identifier = _params(request).get("DBInstanceIdentifier", "")
     try:
         db = backend.databases.get(identifier)
@@ -142,9 +130,12 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def install(server) -> None:
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
     from moto.rds.models import DBInstance
 
-    if not isinstance(getattr(DBInstance, "secondary_availability_zone", None), property):
-        DBInstance.secondary_availability_zone = property(_secondary_az, _set_secondary_az)
+    DBInstance.secondary_availability_zone = property(_secondary_az, _set_secondary_az)
+
+
+def install(server) -> None:
     server.intercept(_is_forced_failover, _failover)

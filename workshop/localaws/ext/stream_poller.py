@@ -245,22 +245,19 @@ def status(uuid_: str) -> dict | None:
             "lastProcessingResult": cursor.last_result}
 
 
-def _patch_moto() -> None:
-    """Stop moto handing stream records to its Docker invoke (and dropping them); wake the poller instead."""
-    from moto.awslambda.models import LambdaBackend
+def patches(moto) -> None:
+    """Stop moto handing stream records to its Docker invoke (and dropping them); wake the poller instead.
 
-    if getattr(LambdaBackend.send_dynamodb_items, "_workshop", False):
-        return
+    Called once per process by the server, after its moto version check."""
+    from moto.awslambda.models import LambdaBackend
 
     def send_dynamodb_items(self, function_arn, items, source):
         _wake.set()
         return None  # falsy: moto keeps the records in the stream
 
-    send_dynamodb_items._workshop = True
     LambdaBackend.send_dynamodb_items = send_dynamodb_items
 
 
 def install(server) -> None:
-    _patch_moto()
     server.background("stream-poller", poll_once, interval=0.0)
     server.on_stop(_wake.set)
