@@ -9,7 +9,7 @@ the tagging API reports as the course's. So what `workshop status` lists is exac
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import config, teardown
 from .teardown import Resource, tagging

@@ -252,7 +252,8 @@ def _read_zones(run_id):
 def _read_apis(run_id):
     out = []
     for api in _client("apigateway").get_rest_apis().get("items", []):
-        if tags.is_course(api.get("tags"), run_id) or (not api.get("tags") and api["name"].startswith(tags.prefix(run_id))):
+        untagged_but_named = not api.get("tags") and api["name"].startswith(tags.prefix(run_id))
+        if tags.is_course(api.get("tags"), run_id) or untagged_but_named:
             out.append(api["name"])
     return sorted(out)
 

@@ -3,13 +3,27 @@ interfaces, key pairs, volumes, security groups, subnets, route tables, internet
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
 from .. import tags, waits
-from .kind import (FRONT_DOORS, GUARDS, LEFTOVERS, NETWORK, STANDING, VPCS, Kind, Resource, Scope, calling,
-                   gone_when_unlisted, is_gone, name_tag, paginate)
+from .kind import (
+    FRONT_DOORS,
+    GUARDS,
+    LEFTOVERS,
+    NETWORK,
+    STANDING,
+    VPCS,
+    Kind,
+    Resource,
+    Scope,
+    calling,
+    gone_when_unlisted,
+    is_gone,
+    name_tag,
+    paginate,
+)
 
 
 def _find(describe: str, key: str, id_key: str, states_ok: Callable[[dict], bool] = lambda x: True,
@@ -105,8 +119,9 @@ def _delete_eni(scope, r):
     if r.data.get("RequesterManaged"):
         return  # AWS (Lambda, ELB, RDS) releases it once its owner is gone; we wait for that
     if attachment.get("AttachmentId") and not tags.is_course(r.data.get("TagSet")):
-        raise ClientError({"Error": {"Code": "DependencyViolation", "Message": f"{r.id} is attached to "
-                                     f"{attachment.get('InstanceId') or 'another resource'}"}}, "DeleteNetworkInterface")
+        holder = attachment.get("InstanceId") or "another resource"
+        raise ClientError({"Error": {"Code": "DependencyViolation", "Message": f"{r.id} is attached to {holder}"}},
+                          "DeleteNetworkInterface")
     if attachment.get("AttachmentId") and attachment.get("DeviceIndex", 0) != 0:
         ec2.detach_network_interface(AttachmentId=attachment["AttachmentId"], Force=True)
         waits.wait_for(f"ENI {r.id} detached", lambda: _eni_status(scope, r) in ("available", "gone"), 300, 10)

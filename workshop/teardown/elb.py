@@ -20,8 +20,8 @@ def _find_v2(op: str, key: str, arn_key: str, name_key: str):
         items = list(paginate(c, op, key))
         tag_map = _tags_by_key(c.describe_tags, [i[arn_key] for i in items], "ResourceArns", "ResourceArn")
         for i in items:
-            r = scope.owned(tag_map.get(i[arn_key]), i[name_key], i[arn_key], state=(i.get("State") or {}).get("Code", ""),
-                            data=i)
+            r = scope.owned(tag_map.get(i[arn_key]), i[name_key], i[arn_key],
+                            state=(i.get("State") or {}).get("Code", ""), data=i)
             if r:
                 yield r
     return find

@@ -12,8 +12,8 @@ kind is scanned again; `Report.remaining` must be empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
 
 from botocore.exceptions import ClientError
 

@@ -88,6 +88,6 @@ KINDS = [
          global_=True),
     Kind("iam instance profile", "iam", LEFTOVERS, _find_instance_profiles, _delete_instance_profile,
          gone_when_absent("iam", "get_instance_profile", "InstanceProfileName"), global_=True),
-    Kind("iam policy", "iam", GUARDS, _find_policies, _delete_policy, gone_when_absent("iam", "get_policy", "PolicyArn"),
-         global_=True, holder=_policy_holders),
+    Kind("iam policy", "iam", GUARDS, _find_policies, _delete_policy,
+         gone_when_absent("iam", "get_policy", "PolicyArn"), global_=True, holder=_policy_holders),
 ]

@@ -4,8 +4,9 @@ wave), and the factories for the shapes kinds repeat ("gone once describe says n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

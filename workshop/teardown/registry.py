@@ -6,8 +6,23 @@ kinds keep this order (it is also the order `plan` lists them in).
 
 from __future__ import annotations
 
-from . import (apigateway, autoscaling, cloudfront, cloudwatch, dynamodb, ec2, elasticache, elb, firehose, iam,
-               lambda_, logs, rds, route53, s3)
+from . import (
+               apigateway,
+               autoscaling,
+               cloudfront,
+               cloudwatch,
+               dynamodb,
+               ec2,
+               elasticache,
+               elb,
+               firehose,
+               iam,
+               lambda_,
+               logs,
+               rds,
+               route53,
+               s3,
+)
 from .kind import Kind
 
 SERVICES = (cloudfront, apigateway, route53, cloudwatch, lambda_, firehose, autoscaling, elb, elasticache, rds,

@@ -4,7 +4,7 @@ the course's resources of the services it draws."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .. import tags
 from .kind import Scope
