@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import logs
-from .kind import FRONT_DOORS, Kind, calling, gone_when_absent, paginate
+from .kind import FRONT_DOORS, Kind
+from .shapes import calling, gone_when_absent, paginate
 
 
 def _find(service: str, op: str, key: str, id_key: str, name_key: str, tags_key: str):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from .. import waits
-from .kind import FRONT_DOORS, STANDING, Kind, gone_when_unlisted, is_gone, paginate
+from .kind import FRONT_DOORS, STANDING, Kind
+from .shapes import gone_when_unlisted, is_gone, paginate
 
 
 def _find_groups(scope):

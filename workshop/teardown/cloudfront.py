@@ -6,7 +6,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from .. import waits
-from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind, gone_when_absent, is_gone
+from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind
+from .shapes import gone_when_absent, is_gone
 
 
 def _find_distributions(scope):

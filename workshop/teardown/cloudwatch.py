@@ -5,7 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..errors import Unsupported
-from .kind import FRONT_DOORS, Kind, gone_when_unlisted, paginate
+from .kind import FRONT_DOORS, Kind
+from .shapes import gone_when_unlisted, paginate
 
 
 def _find_alarms(scope):

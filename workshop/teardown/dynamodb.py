@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .kind import STANDING, Kind, code, gone_when_absent, is_gone, paginate
+from .kind import STANDING, Kind
+from .shapes import code, gone_when_absent, is_gone, paginate
 
 
 def _find_tables(scope):

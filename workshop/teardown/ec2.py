@@ -8,22 +8,8 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from .. import tags, waits
-from .kind import (
-    FRONT_DOORS,
-    GUARDS,
-    LEFTOVERS,
-    NETWORK,
-    STANDING,
-    VPCS,
-    Kind,
-    Resource,
-    Scope,
-    calling,
-    gone_when_unlisted,
-    is_gone,
-    name_tag,
-    paginate,
-)
+from .kind import FRONT_DOORS, GUARDS, LEFTOVERS, NETWORK, STANDING, VPCS, Kind, Resource, Scope
+from .shapes import calling, gone_when_unlisted, is_gone, name_tag, paginate
 
 
 def _find(describe: str, key: str, id_key: str, states_ok: Callable[[dict], bool] = lambda x: True,

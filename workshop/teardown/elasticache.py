@@ -5,7 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..errors import Unsupported
-from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind, gone_when_unlisted, is_gone, paginate
+from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind
+from .shapes import gone_when_unlisted, is_gone, paginate
 
 
 def _tags(scope, arn: str | None):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .kind import FRONT_DOORS, STANDING, Kind, gone_when_unlisted, paginate
+from .kind import FRONT_DOORS, STANDING, Kind
+from .shapes import gone_when_unlisted, paginate
 
 
 def _tags_by_key(describe_tags, ids: list[str], param: str, key: str) -> dict[str, list]:

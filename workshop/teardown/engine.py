@@ -20,10 +20,11 @@ from botocore.exceptions import ClientError
 from .. import config, tags, waits
 from ..errors import Unsupported, WorkshopError
 from . import tagging
-from .kind import GLOBAL_REGION, Kind, Resource, Scope, code, is_gone
+from .kind import GLOBAL_REGION, Kind, Resource, Scope
 from .regions import regions
 from .registry import KINDS, TRACKED_SERVICES, WAVES
 from .report import Blocker, Report, summary_line
+from .shapes import code, is_gone
 
 _NO_RIGHTS = ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "AccessDenied",
               "AccessDeniedException", "UnauthorizedOperation")

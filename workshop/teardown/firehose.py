@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .kind import FRONT_DOORS, Kind, calling, gone_when_absent
+from .kind import FRONT_DOORS, Kind
+from .shapes import calling, gone_when_absent
 
 
 def _names(fh) -> list[str]:

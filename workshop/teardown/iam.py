@@ -5,7 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from .. import tags
-from .kind import GUARDS, LEFTOVERS, Kind, gone_when_absent, is_gone, paginate
+from .kind import GUARDS, LEFTOVERS, Kind
+from .shapes import gone_when_absent, is_gone, paginate
 
 
 def _find_roles(scope):

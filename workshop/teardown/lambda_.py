@@ -6,7 +6,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from . import logs
-from .kind import FRONT_DOORS, STANDING, Kind, Resource, calling, gone_when_absent, paginate
+from .kind import FRONT_DOORS, STANDING, Kind, Resource
+from .shapes import calling, gone_when_absent, paginate
 
 
 def _find_functions(scope):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..errors import Unsupported
-from .kind import LEFTOVERS, Kind, Resource, calling, gone_when_unlisted, paginate
+from .kind import LEFTOVERS, Kind, Resource
+from .shapes import calling, gone_when_unlisted, paginate
 
 #: log groups that belong to resources deleted in this process (e.g. a stage teardown
 #: deleting a function deletes its /aws/lambda/<name> group too, even untagged)

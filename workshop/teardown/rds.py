@@ -9,7 +9,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from ..errors import Unsupported
-from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind, code, gone_when_unlisted, is_gone, paginate
+from .kind import FRONT_DOORS, LEFTOVERS, STANDING, Kind
+from .shapes import code, gone_when_unlisted, is_gone, paginate
 
 
 def _find_instances(replicas: bool):

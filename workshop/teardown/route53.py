@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .kind import FRONT_DOORS, Kind, gone_when_absent, is_gone, name_tag, paginate
+from .kind import FRONT_DOORS, Kind
+from .shapes import gone_when_absent, is_gone, name_tag, paginate
 
 
 def _tags(r53, kind: str, ident: str) -> list:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .kind import GLOBAL_REGION, STANDING, Kind, gone_when_absent, is_gone
+from .kind import GLOBAL_REGION, STANDING, Kind
+from .shapes import gone_when_absent, is_gone
 
 
 def _find_buckets(scope):
