@@ -219,3 +219,26 @@ def test_notebook_finish_with_teardown_removes_the_stage(local_aws, capsys):
     assert "sbs-fin-sessions" not in names and "sbs-other-sessions" in names
     assert "Stage 6 of run 'fin': deleted 1 resource(s)." in capsys.readouterr().out
     ddb.delete_table(TableName="sbs-other-sessions")
+
+
+def test_whole_course_scan_finds_every_run_by_tags_and_prefix(local_aws):
+    """`scan()` with no run, the proof that nothing of the course remains, finds every run's
+    resources: tagged ones, and untagged ones named `sbs-<run>-...` (a create interrupted before tagging)."""
+    from workshop import inventory, tags
+
+    ddb, iam, ec2 = aws.client("dynamodb"), aws.client("iam"), aws.client("ec2")
+    for run in ("wa", "wb"):
+        ddb.create_table(TableName=tags.name("t", run), BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], Tags=tags.tag_list(3, run))
+    iam.create_role(RoleName="sbs-wc-role", AssumeRolePolicyDocument="{}")  # untagged: found by its name
+    ec2.create_security_group(GroupName="sbs-wd-web", Description="untagged")
+    expected = {("dynamodb table", "sbs-wa-t", "wa"), ("dynamodb table", "sbs-wb-t", "wb"),
+                ("iam role", "sbs-wc-role", "wc"), ("ec2 security group", "sbs-wd-web", "wd")}
+
+    assert expected <= {(r.kind, r.name, r.run) for r in teardown.scan(region_list=["us-east-1"])}
+    assert expected <= {(r.kind, r.name, r.run) for r in inventory.course_resources()}  # what `workshop status` lists
+    assert {r.run for r in teardown.scan(run="wa", region_list=["us-east-1"])} == {"wa"}
+    for run in ("wa", "wb", "wc", "wd"):
+        assert teardown.teardown(run=run, region_list=["us-east-1"], echo=lambda s: None).ok
+    assert not expected & {(r.kind, r.name, r.run) for r in teardown.scan(region_list=["us-east-1"])}

@@ -17,13 +17,12 @@ what is missing and what is extra.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import aws, config, tags
+from . import _factory, inventory, tags
 from .architecture import Architecture, Edge, Group, Node
 
 
@@ -154,54 +153,21 @@ class Topology:
 #: instance states that count as "exists" (terminated ones are gone for the course)
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 
-_clients: dict[tuple, object] = {}
-_clients_lock = threading.Lock()
 
-
-def _client(service: str, region: str | None = None):
-    """A client from the factory, kept per target/endpoint/region: making one costs 50-500 ms
-    (botocore parses the service's model each time), so the readers and the stage helpers share them."""
-    st = config.settings(region=region)
-    key = (service, st.kind, st.region, aws.endpoint() if st.is_local else st.account)
-    with _clients_lock:
-        found = _clients.get(key)
-    if found is None:
-        made = aws.client(service, region=st.region)
-        with _clients_lock:
-            found = _clients.setdefault(key, made)
-    return found
-
-
-def _tag_filters(run_id: str | None, key: str = "Key", values: str = "Values") -> list[dict]:
-    out = [{key: tags.COURSE_KEY, values: [config.COURSE]}]
-    if run_id:
-        out.append({key: tags.RUN_KEY, values: [run_id]})
-    return out
+def _client(service: str):
+    """A client from the one factory (which keeps them: the readers and the stage helpers share them)."""
+    return _factory.client(service)
 
 
 def _ec2_filters(run_id: str | None) -> list[dict]:
-    return [{"Name": f"tag:{f['Key']}", "Values": f["Values"]} for f in _tag_filters(run_id)]
-
-
-def _tagdict(items) -> dict[str, str]:
-    if isinstance(items, dict):
-        return dict(items)
-    return {(t.get("Key") or t.get("key")): (t.get("Value") or t.get("value") or "") for t in items or []}
-
-
-def _mine(tag_items, run_id: str | None) -> bool:
-    t = _tagdict(tag_items)
-    return t.get(tags.COURSE_KEY) == config.COURSE and (run_id is None or t.get(tags.RUN_KEY) == run_id)
+    return [{"Name": f"tag:{f['Key']}", "Values": f["Values"]} for f in tags.filters(run_id)]
 
 
 def _tagged_arns(run_id: str | None) -> dict[str, list[tuple[str, dict]]]:
     """ARN -> tags of every course resource the tagging API knows, grouped by 'service:type'."""
     out: dict[str, list[tuple[str, dict]]] = {}
-    paginator = _client("resourcegroupstaggingapi").get_paginator("get_resources")
-    for page in paginator.paginate(TagFilters=_tag_filters(run_id)):
-        for item in page["ResourceTagMappingList"]:
-            arn = item["ResourceARN"]
-            out.setdefault(_arn_kind(arn), []).append((arn, _tagdict(item.get("Tags"))))
+    for arn, t in inventory.tagged(run_id):
+        out.setdefault(_arn_kind(arn), []).append((arn, t))
     return out
 
 
@@ -221,7 +187,7 @@ def _read_instances(run_id):
     for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
         for reservation in page["Reservations"]:
             for i in reservation["Instances"]:
-                t = _tagdict(i.get("Tags"))
+                t = tags.as_dict(i.get("Tags"))
                 out.append(Instance(
                     id=i["InstanceId"], type=i["InstanceType"], az=i["Placement"]["AvailabilityZone"],
                     state=i["State"]["Name"], name=t.get("Name", ""), role=t.get("workshop:role", ""),
@@ -235,17 +201,17 @@ def _read_addresses(run_id):
     out = []
     for a in ec2.describe_addresses(Filters=_ec2_filters(run_id)).get("Addresses", []):
         out.append(ElasticIP(a["PublicIp"], a.get("AllocationId", ""), a.get("InstanceId"),
-                             _tagdict(a.get("Tags")).get("Name", "")))
+                             tags.as_dict(a.get("Tags")).get("Name", "")))
     return out
 
 
 def _read_groups(run_id):
     asg = _client("autoscaling")
-    filters = [{"Name": f"tag:{f['Key']}", "Values": f["Values"]} for f in _tag_filters(run_id)]
+    filters = _ec2_filters(run_id)
     out = []
     for page in asg.get_paginator("describe_auto_scaling_groups").paginate(Filters=filters):
         for g in page["AutoScalingGroups"]:
-            if not _mine(g.get("Tags"), run_id):  # in case a target ignores the filter
+            if not tags.is_course(g.get("Tags"), run_id):  # in case a target ignores the filter
                 continue
             out.append(AutoScalingGroup(
                 name=g["AutoScalingGroupName"], min=g["MinSize"], max=g["MaxSize"], desired=g["DesiredCapacity"],
@@ -267,7 +233,7 @@ def _read_zones(run_id):
             tag_sets[s["ResourceId"].split("/")[-1]] = s.get("Tags", [])
     out = []
     for zone, zone_id in zip(zones, ids):
-        if not _mine(tag_sets.get(zone_id), run_id):
+        if not tags.is_course(tag_sets.get(zone_id), run_id):
             continue
         hz = HostedZone(zone_id, zone["Name"])
         for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id):
@@ -285,9 +251,9 @@ def _read_zones(run_id):
 
 def _read_apis(run_id):
     out = []
-    prefix = f"{tags.PREFIX}-{run_id}-" if run_id else f"{tags.PREFIX}-"
     for api in _client("apigateway").get_rest_apis().get("items", []):
-        if _mine(api.get("tags") or {}, run_id) or (not api.get("tags") and api["name"].startswith(prefix)):
+        untagged_but_named = not api.get("tags") and api["name"].startswith(tags.prefix(run_id))
+        if tags.is_course(api.get("tags"), run_id) or untagged_but_named:
             out.append(api["name"])
     return sorted(out)
 

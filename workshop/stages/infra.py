@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .. import config, tags, waits
+from .. import _factory, config, tags, waits
 from ..errors import BadInput
 
 VPC_CIDR = "10.0.0.0/16"
@@ -25,10 +25,8 @@ AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-
 ROLE_KEY = "workshop:role"
 
 def client(ctx, service: str):
-    """A client for the stage's region, shared with `topology` (making one costs 50-500 ms)."""
-    from .. import topology
-
-    return topology._client(service, ctx.region)
+    """A client for the stage's region, from the one factory (which keeps it: making one costs 50-500 ms)."""
+    return _factory.client(service, region=ctx.region)
 
 
 def tag_spec(ctx, resource_type: str, name: str, role: str | None = None) -> list[dict]:

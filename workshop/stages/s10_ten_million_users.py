@@ -96,8 +96,7 @@ def _stands_on() -> tuple[int, ...]:
 
 def is_run(items, run_id: str) -> bool:
     """True when a Key/Value tag list marks a resource as this run's (course and run tags)."""
-    d = {t.get("Key"): t.get("Value") for t in items or []}
-    return d.get(tags.RUN_KEY) == run_id and tags.is_course(d)
+    return tags.is_course(items, run_id)
 
 
 # --- build --------------------------------------------------------------------------------------

@@ -18,8 +18,7 @@ WEB_ROLE = "web"
 
 
 def _mine(tag_items, run_id: str) -> bool:
-    t = {x.get("Key"): x.get("Value") for x in tag_items or []}
-    return t.get(tags.COURSE_KEY) == config.COURSE and t.get(tags.RUN_KEY) == run_id
+    return tags.is_course(tag_items, run_id)
 
 
 def find_load_balancer(ctx) -> dict | None:
