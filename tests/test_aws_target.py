@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from workshop import _factory, aws, cli, cost, notebook, teardown
+from workshop import aws, cli, cost, notebook, teardown
 from workshop.errors import NotOptedIn
 
 from course_resources import create_all
@@ -46,7 +46,7 @@ def remote(local_aws, monkeypatch):
                        ("WORKSHOP_REGION", "us-east-1")):
         monkeypatch.setenv(var, value)
     monkeypatch.setattr(aws, "_verified_accounts", set())
-    monkeypatch.setattr(_factory, "_cache", {})  # clients made for the stand-in remote die with the test
+    monkeypatch.setattr(aws, "_clients", {})  # clients made for the stand-in remote die with the test
     return made
 
 

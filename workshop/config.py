@@ -168,12 +168,3 @@ def run_id() -> str:
     """The current target's run id (default `demo`)."""
     return current().run_id
 
-
-def settings(target: str | None = None, region: str | None = None) -> Target:
-    """Deprecated shim while callers move to `current()`: the current target, optionally changed."""
-    t = current()
-    if target and target != t.kind:
-        t = t.replace(kind=target)
-    if region and region != t.region:
-        t = t.replace(region=region)
-    return t

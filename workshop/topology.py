@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import _factory, inventory, tags
+from . import aws, inventory, tags
 from .architecture import Architecture, Edge, Group, Node
 
 
@@ -156,7 +156,7 @@ LIVE_STATES = ("pending", "running", "stopping", "stopped")
 
 def _client(service: str):
     """A client from the one factory (which keeps them: the readers and the stage helpers share them)."""
-    return _factory.client(service)
+    return aws.client(service)
 
 
 def _ec2_filters(run_id: str | None) -> list[dict]:

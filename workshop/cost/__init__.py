@@ -40,7 +40,7 @@ def guard(stage_number: int, max_hourly_usd: float) -> StageCost | None:
         raise OverBudget(
             f"stage {stage_number} costs ${cost.hourly_usd:.2f}/h (mostly {top.label}), over max_hourly_usd="
             f"{limit:g}; nothing was created. Raise max_hourly_usd to at least {cost.hourly_usd:.2f} to go on.")
-    teardown.record_region(config.settings().region)
+    teardown.record_region(config.current().region)
     print(f"Within max_hourly_usd={limit:g}. Remember: `workshop teardown --target aws --yes` when you are done.")
     return cost
 

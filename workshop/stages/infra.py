@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .. import _factory, config, tags, waits
+from .. import aws, config, tags, waits
 from ..errors import BadInput
 
 VPC_CIDR = "10.0.0.0/16"
@@ -26,7 +26,7 @@ ROLE_KEY = "workshop:role"
 
 def client(ctx, service: str):
     """A client for the stage's region, from the one factory (which keeps it: making one costs 50-500 ms)."""
-    return _factory.client(service, region=ctx.region)
+    return aws.client(service, region=ctx.region, target=ctx.target)
 
 
 def tag_spec(ctx, resource_type: str, name: str, role: str | None = None) -> list[dict]:

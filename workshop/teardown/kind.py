@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _factory, config, tags
+from .. import aws, config, tags
 
 GLOBAL_REGION = "us-east-1"  # IAM, Route 53, CloudFront and S3's bucket list answer here
 
@@ -48,7 +48,7 @@ class Scope:
     target: config.Target | None = None
 
     def client(self, service: str, region: str | None = None):
-        return _factory.client(service, region=region or self.region, target=self.target)
+        return aws.client(service, region=region or self.region, target=self.target)
 
     def prefix(self) -> str:
         return tags.prefix(self.run)
