@@ -10,7 +10,6 @@ bigger box, for stage 3) gets a fresh run id.
 from __future__ import annotations
 
 import copy
-import os
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -22,21 +21,16 @@ RUN_PREFIX = "capacity"
 
 @contextmanager
 def private_local_aws():
-    """A local AWS of our own, in this process, on a free loopback port; the environment restored after."""
+    """A local AWS of our own, in this process, on a free loopback port: the current target inside the block."""
+    from .. import config
     from ..localaws.server import LocalAWS
 
-    saved = {k: os.environ.get(k) for k in ("WORKSHOP_ENDPOINT", "WORKSHOP_TARGET")}
     server = LocalAWS(port=0).start()
-    os.environ.update(WORKSHOP_ENDPOINT=server.endpoint, WORKSHOP_TARGET="local")
     try:
-        yield server
+        with config.using(config.current().replace(kind="local", endpoint=server.endpoint)):
+            yield server
     finally:
         server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _check(numbers: Iterable) -> list:

@@ -198,7 +198,8 @@ def _architecture() -> Architecture:
 ARCHITECTURE = _architecture()
 
 BILLED_REPLICAS = 2  # slide 20: a read replica in each AZ
-BILL = (s01_day_one.ADMIN_BOX + bill.box(s03_web_and_database.WEB_TYPE, 2 * WEB_PER_AZ, f"Auto Scaling, {WEB_PER_AZ} per AZ")
+BILL = (s01_day_one.ADMIN_BOX
+        + bill.box(s03_web_and_database.WEB_TYPE, 2 * WEB_PER_AZ, f"Auto Scaling, {WEB_PER_AZ} per AZ")
         + bill.alb() + bill.db(s03_web_and_database.DB_CLASS, True, BILLED_REPLICAS)
         + bill.edge(s06_shift_load.CACHE_NODE_TYPE, 2) + bill.zone() + bill.alarms(2))
 
