@@ -105,11 +105,18 @@ def test_a_part_without_a_price_is_named(stage42):
         cost.bill_of_materials(42)
 
 
-def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, local_aws, stage42):
+def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, monkeypatch, stage42):
     """`workshop capacity --stage 42` builds it on a private local AWS and reports its figures and its band."""
+    from workshop.localaws import discover
+
+    # no other local AWS to fall back on: every call must reach the private one (config.using), threads included
+    monkeypatch.delenv("WORKSHOP_ENDPOINT", raising=False)
+    monkeypatch.setattr(discover, "_embedded", None)
+    monkeypatch.setattr(discover, "AUTOSTART", False)
     assert cli.main(["capacity", "--stage", "42", "--json"]) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
-    assert doc["source"] == "stage 42" and doc["max_users"] > 2 and doc["tiers"]
+    assert doc["source"] == "stage 42" and doc["max_users"] > 2
+    assert [t["label"] for t in doc["tiers"]] == ["single server, web + database (1 × t2.micro)"]
     assert doc["band"] == {"low": 2, "high": None, "slide": "42", "holds": True}
 
 
