@@ -6,7 +6,7 @@ import dataclasses
 import importlib.util
 import json
 import sys
-import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -14,46 +14,20 @@ from workshop import cli, cost, exercises, runner, stages
 from workshop.cost import prices
 from workshop.errors import BadInput
 
-# A whole stage, as a contributor would write workshop/stages/s42_throwaway.py (CONTRIBUTING's example).
-THROWAWAY = textwrap.dedent('''
-    from workshop import bill
-    from workshop.architecture import Architecture, Edge, Node
-    from workshop.exercises import Exercise
-    from workshop.stages import Band, Check, CheckResult, Stage, infra, register
-
-    INSTANCE_TYPE = "t2.micro"
+CONTRIBUTING = Path(__file__).resolve().parents[1] / "CONTRIBUTING.md"
 
 
-    def build(ctx):
-        if infra.find_instance(ctx, "web-a") is None:
-            infra.client(ctx, "ec2").run_instances(
-                ImageId=infra.latest_ami(ctx), InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1,
-                TagSpecifications=infra.tag_spec(ctx, "instance", ctx.name("web-a"), role="full-stack"))
-
-
-    STAGE = register(Stage(
-        number=42,
-        slug="throwaway",
-        title="A throwaway stage",
-        slides="42",
-        users="> 1",
-        goal="Prove that a stage is one module.",
-        architecture=Architecture("Stage 42: one box", (Node("user", "user", "User"), Node("web", "ec2", "one box")),
-                                  edges=(Edge("user", "web", "HTTP"),)),
-        checks=(Check("always", lambda ctx: CheckResult("always", True, "fine")),),
-        exercises=(Exercise("s42-answer", 42, "answer", lambda v, ns: None if v == 42 else "expected 42", "six by seven"),),
-        build=build,
-        band=Band(2, slide="42"),
-        bill=bill.box(INSTANCE_TYPE, 1, "the only box") + bill.zone(),
-    ))
-''')
+def _worked_example() -> str:
+    """The stage module CONTRIBUTING.md shows under "Adding a stage" (so the example is one that works)."""
+    section = CONTRIBUTING.read_text().split("## Adding a stage", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture
 def stage42(tmp_path):
     """Stage 42 registered from a module in a temp folder (with its notebook there); unregistered after."""
     path = tmp_path / "s42_throwaway.py"
-    path.write_text(THROWAWAY)
+    path.write_text(_worked_example())
     stages.all_stages()  # the course's own stages first
     spec = importlib.util.spec_from_file_location("s42_throwaway", path)
     module = importlib.util.module_from_spec(spec)
