@@ -94,6 +94,19 @@ def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, monke
     assert doc["band"] == {"low": 2, "high": None, "slide": "42", "holds": True}
 
 
+@pytest.mark.parametrize("number, band", [(1, {"low": 200, "high": 9_999, "slide": "3", "holds": True}), (2, None)])
+def test_capacity_reports_the_band_a_stage_declares(monkeypatch, number, band):
+    """`capacity --stage N` carries the stage's band and whether the model lands in it; null where the talk gives none."""
+    import capacity_slides
+    from workshop.commands import capacity as command
+
+    monkeypatch.setattr(command, "stage_topology", lambda n: capacity_slides.stage1())
+    doc = command.measure(number)
+    assert doc["band"] == band
+    if band:
+        assert "the talk (slide 3): 200 to 9,999 users; the model is inside that band" in command.table(doc)
+
+
 def test_diagrams_render_a_new_stage(tmp_path, capsys, stage42):
     """`workshop diagrams` renders the new stage's architecture (PNG and DOT) beside the others."""
     pytest.importorskip("diagrams")

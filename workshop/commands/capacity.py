@@ -67,9 +67,11 @@ def measure(stage=None, users=None, az_down=False, overrides=None) -> dict:
     if stage is not None:
         from .. import stages
 
-        band = stages.get(stage).band  # the talk's users claim for the stage, as numbers
-        holds = None if az_down else band.holds(p.max_users)  # the talk's claim is for the whole stage
-        doc["band"] = None if band is None else {**band.as_dict(), "holds": holds}
+        band = stages.get(stage).band  # the talk's users claim for the stage, as numbers (None: it gives none)
+        if band is None:
+            doc["band"] = None
+        else:  # the talk's claim is for the whole stage: with an AZ down, no verdict
+            doc["band"] = {**band.as_dict(), "holds": None if az_down else band.holds(p.max_users)}
     return doc
 
 
