@@ -10,6 +10,7 @@ bigger box, for stage 3) gets a fresh run id.
 from __future__ import annotations
 
 import copy
+import uuid
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -51,13 +52,16 @@ def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None
 
     chosen = _check(numbers)
     out: dict[int, Topology] = {}
+    # moto keeps its state per process: in a process that already runs a local AWS (a test session, a
+    # notebook's kernel), the private one shares it, so each measurement takes run ids of its own
+    token = uuid.uuid4().hex[:6]
     with private_local_aws():
         chain, built = 0, set()
         for stage in chosen:
             needed = [n for n in stage.builds_on if stages.get(n).build is not None] + [stage.number]
             if not built <= set(needed):  # this chain holds a stage that this one does not stand on
                 chain, built = chain + 1, set()
-            run_id = f"{RUN_PREFIX}{chain}"
+            run_id = f"{RUN_PREFIX}{chain}-{token}"
             for n in needed:
                 if n not in built and stages.get(n).build is not None:
                     if progress:
