@@ -14,8 +14,9 @@ from workshop.capacity import assumptions, instance_types
 from workshop.errors import BadInput
 from workshop.topology import Cache, Database, Instance, Topology
 
-# The talk's claims (storyline.md, "Figures to reproduce"): (low, high) for max users.
-BANDS = {
+# The talk's claims (storyline.md, "Figures to reproduce"): (low, high) for max users. The stages
+# declare them (Stage.band); this table is the storyline's, to check the declarations against.
+TALK = {
     1: (200, 9_999),  # "a few hundred to a few thousand"
     3: (101, math.inf),  # "> 100"
     4: (1_001, math.inf),  # "> 1,000"
@@ -23,7 +24,14 @@ BANDS = {
     8: (500_001, math.inf),  # "500,000+"
     10: (10_000_000, math.inf),  # "10+ million"
 }
+BANDS = {s.number: (s.band.low, s.band.high) for s in stages.all_stages() if s.band is not None}
 SLIDES = {1: slides.stage1, 3: slides.stage3, 4: slides.stage4, 5: slides.stage5, 8: slides.stage8, 10: slides.stage10}
+
+
+def test_stages_declare_the_talks_bands():
+    """Each stage the talk gives a user count declares it as its band, with the slide it comes from."""
+    assert BANDS == TALK
+    assert all(stages.get(n).band.slide for n in BANDS)
 
 
 @pytest.mark.parametrize("number", sorted(SLIDES))

@@ -172,7 +172,7 @@ def test_a_chunked_body_is_capped_while_reading(door):
     piece = b"x" * (1024 * 1024)
     chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
     with socket.create_connection(("127.0.0.1", door.port), timeout=10) as s:
-        s.sendall(f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        s.sendall("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                   "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode())
         sent = 0
         try:

@@ -42,6 +42,10 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
+def unregister(name: str) -> None:
+    _EXERCISES.pop(name, None)
+
+
 def get(name: str) -> Exercise:
     from . import stages
 

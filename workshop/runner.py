@@ -20,7 +20,6 @@ the target through their environment (the kernel is a new process: this is its e
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import logging
 import os
 import re

@@ -17,6 +17,7 @@ what is missing and what is extra.
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -375,9 +376,20 @@ def _names(arns, sep=":"):
     return sorted(a.rsplit(sep, 1)[-1] for a in arns)
 
 
+class _InContext:
+    """A pool whose tasks run in a copy of the submitter's context (ContextVars such as the current target)."""
+
+    def __init__(self, pool: ThreadPoolExecutor):
+        self.pool = pool
+
+    def submit(self, fn, *args):
+        return self.pool.submit(contextvars.copy_context().run, fn, *args)
+
+
 def read(run_id: str | None = None) -> Topology:
     """The course's resources on the current target (one run's, if `run_id` is given)."""
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with ThreadPoolExecutor(max_workers=6) as plain:
+        pool = _InContext(plain)  # the readers see this thread's target (config.using), not only the environment's
         f_arns = pool.submit(_tagged_arns, run_id)
         f_instances = pool.submit(_read_instances, run_id)
         f_addresses = pool.submit(_read_addresses, run_id)

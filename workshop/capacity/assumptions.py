@@ -3,7 +3,7 @@
 `defaults()` gives them all; `make(overrides)` checks every override and raises a BadInput
 that names the assumption and its valid range. "Kit default" marks a figure the kit chose
 as a rule of thumb (change it in the notebook or with the widgets); quotas are AWS's
-published defaults, with the page they come from.
+published defaults, taken from `quotas.py` with the page they come from.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..errors import BadInput
+from .quotas import QUOTAS, value as _q
 
 
 @dataclass(frozen=True)
@@ -87,29 +88,24 @@ _ALL: tuple[Assumption, ...] = (
     A("target_utilisation", 0.7, "share of CPU", 0.0, 1.0,
       "kit default: keep 30% headroom (Auto Scaling target tracking examples use 40-70% CPU)",
       "servers: highest sustainable CPU", low_open=True, group="servers"),
-    # --- managed services (AWS default quotas) -------------------------------------------------
-    A("cloudfront_rps", 250_000.0, "requests / s / distribution", 0.0, 1e9,
-      "AWS CloudFront quotas: request rate per distribution 250,000 rps"
-      " (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html)",
+    # --- managed services (AWS default quotas, from quotas.py) ---------------------------------
+    A("cloudfront_rps", _q("cloudfront_rps"), "requests / s / distribution", 0.0, 1e9,
+      f"AWS CloudFront quota: {QUOTAS['cloudfront_rps'].cite()}",
       "CloudFront requests per second", low_open=True, group="quotas"),
-    A("api_gateway_rps", 10_000.0, "requests / s / account-region", 0.0, 1e9,
-      "AWS API Gateway quotas: throttle 10,000 rps per account per Region"
-      " (docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)",
+    A("api_gateway_rps", _q("api_gateway_rps"), "requests / s / account-region", 0.0, 1e9,
+      f"AWS API Gateway quota: {QUOTAS['api_gateway_rps'].cite()}",
       "API Gateway requests per second", low_open=True, group="quotas"),
-    A("lambda_concurrency", 1_000.0, "concurrent executions", 0.0, 1e8,
-      "AWS Lambda quotas: 1,000 concurrent executions per Region by default"
-      " (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)",
+    A("lambda_concurrency", _q("lambda_concurrency"), "concurrent executions", 0.0, 1e8,
+      f"AWS Lambda quota: {QUOTAS['lambda_concurrency'].cite()}",
       "Lambda concurrency", low_open=True, group="quotas"),
-    A("lambda_duration_ms", 50.0, "ms / invocation", 0.0, 900_000.0,
-      "kit default: one put_item per invocation; 900,000 ms is Lambda's 15-minute maximum timeout",
+    A("lambda_duration_ms", 50.0, "ms / invocation", 0.0, _q("lambda_timeout_ms"),
+      f"kit default: one put_item per invocation; at most Lambda's timeout, {QUOTAS['lambda_timeout_ms'].cite()}",
       "Lambda duration", low_open=True, group="quotas"),
-    A("dynamodb_table_capacity", 40_000.0, "capacity units / s / table", 0.0, 1e9,
-      "AWS DynamoDB quotas: 40,000 read and 40,000 write units per table by default"
-      " (docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)",
+    A("dynamodb_table_capacity", _q("dynamodb_table_wcu"), "capacity units / s / table", 0.0, 1e9,
+      f"AWS DynamoDB quota: {QUOTAS['dynamodb_table_wcu'].cite()}",
       "DynamoDB capacity per table", low_open=True, group="quotas"),
-    A("firehose_records_per_s", 500_000.0, "records / s / stream", 0.0, 1e9,
-      "AWS Firehose quotas: Direct PUT 500,000 records/s in us-east-1, us-west-2, eu-west-1"
-      " (docs.aws.amazon.com/firehose/latest/dev/limits.html)",
+    A("firehose_records_per_s", _q("firehose_records"), "records / s / stream", 0.0, 1e9,
+      f"AWS Firehose quota: {QUOTAS['firehose_records'].cite()}",
       "Firehose records per second", low_open=True, group="quotas"),
 )
 del A

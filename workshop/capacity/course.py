@@ -10,7 +10,7 @@ bigger box, for stage 3) gets a fresh run id.
 from __future__ import annotations
 
 import copy
-import os
+import uuid
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -22,21 +22,16 @@ RUN_PREFIX = "capacity"
 
 @contextmanager
 def private_local_aws():
-    """A local AWS of our own, in this process, on a free loopback port; the environment restored after."""
+    """A local AWS of our own, in this process, on a free loopback port: the current target inside the block."""
+    from .. import config
     from ..localaws.server import LocalAWS
 
-    saved = {k: os.environ.get(k) for k in ("WORKSHOP_ENDPOINT", "WORKSHOP_TARGET")}
     server = LocalAWS(port=0).start()
-    os.environ.update(WORKSHOP_ENDPOINT=server.endpoint, WORKSHOP_TARGET="local")
     try:
-        yield server
+        with config.using(config.current().replace(kind="local", endpoint=server.endpoint)):
+            yield server
     finally:
         server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _check(numbers: Iterable) -> list:
@@ -57,13 +52,16 @@ def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None
 
     chosen = _check(numbers)
     out: dict[int, Topology] = {}
+    # moto keeps its state per process: in a process that already runs a local AWS (a test session, a
+    # notebook's kernel), the private one shares it, so each measurement takes run ids of its own
+    token = uuid.uuid4().hex[:6]
     with private_local_aws():
         chain, built = 0, set()
         for stage in chosen:
             needed = [n for n in stage.builds_on if stages.get(n).build is not None] + [stage.number]
             if not built <= set(needed):  # this chain holds a stage that this one does not stand on
                 chain, built = chain + 1, set()
-            run_id = f"{RUN_PREFIX}{chain}"
+            run_id = f"{RUN_PREFIX}{chain}-{token}"
             for n in needed:
                 if n not in built and stages.get(n).build is not None:
                     if progress:

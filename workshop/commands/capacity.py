@@ -65,7 +65,23 @@ def measure(stage=None, users=None, az_down=False, overrides=None) -> dict:
     doc = p.at(at).as_dict()
     doc["source"] = f"stage {stage}" if stage is not None else "live"
     doc["summary"] = capacity.describe(p.at(at))
+    if stage is not None:
+        from .. import stages
+
+        band = stages.get(stage).band  # the talk's users claim for the stage, as numbers (None: it gives none)
+        if band is None:
+            doc["band"] = None
+        else:  # the talk's claim is for the whole stage: with an AZ down, no verdict
+            doc["band"] = {**band.as_dict(), "holds": None if az_down else band.holds(p.max_users)}
     return doc
+
+
+def band_line(band: dict) -> str:
+    high = "" if band["high"] is None else f" to {band['high']:,.0f}"
+    claim = f"the talk (slide {band['slide']}): {band['low']:,.0f}{high or ' or more'} users"
+    if band["holds"] is None:
+        return claim
+    return f"{claim}; the model is {'inside' if band['holds'] else 'OUTSIDE'} that band"
 
 
 def table(doc: dict) -> str:
@@ -80,6 +96,8 @@ def table(doc: dict) -> str:
     head = f"{doc['source']}: {doc['summary']}"
     if doc.get("az_down"):
         head += f" (with {doc['lost_az']} down)"
+    if doc.get("band"):
+        head += "\n" + band_line(doc["band"])
     return head + "\n" + "\n".join(lines)
 
 

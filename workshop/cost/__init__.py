@@ -1,9 +1,10 @@
 """What the course costs on a real account, before anything is created.
 
-`estimate.bill_of_materials(N)` itemises stage N's hourly cost from `prices` (us-east-1
-on-demand, dated, each with its source); `guard(N, max_hourly_usd)` is what a notebook's
-set-up calls on the aws target: it prints the bill and refuses (a WorkshopError, nothing
-created) when the stage costs more per hour than the notebook's `max_hourly_usd`.
+`estimate.bill_of_materials(N)` prices the bill of materials stage N declares (`Stage.bill`)
+from `prices` (us-east-1 on-demand, dated, each with its source); `guard(N, max_hourly_usd)`
+is what a notebook's set-up calls on the aws target: it prints the bill and refuses (a
+WorkshopError, nothing created) when the stage costs more per hour than the notebook's
+`max_hourly_usd`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ def guard(stage_number: int, max_hourly_usd: float) -> StageCost | None:
         from ..errors import BadInput
 
         raise BadInput(f"max_hourly_usd={max_hourly_usd!r}: give a number of US dollars per hour, e.g. 2.0") from None
-    if not 1 <= int(stage_number) <= 10:
+    from .. import stages
+
+    if not stages.get(stage_number).bill:
         return None
-    cost = bill_of_materials(int(stage_number))
+    cost = bill_of_materials(stage_number)
     print(table(cost))
     if cost.hourly_usd > limit:
         top = max((i for i in cost.items if i.in_hourly), key=lambda i: i.hourly_usd)

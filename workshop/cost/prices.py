@@ -105,14 +105,3 @@ def hourly(key: str) -> float:
         return p.usd / HOURS_PER_MONTH
     return p.usd
 
-
-def ec2(instance_type: str) -> str:
-    return f"ec2:{instance_type}"
-
-
-def rds(db_class: str) -> str:
-    return f"rds:{db_class}"
-
-
-def cache(node_type: str) -> str:
-    return f"elasticache:{node_type}"

@@ -9,7 +9,6 @@ where the caller allows it (a notebook's `start`, a test), a new embedded one.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.request
 from pathlib import Path

@@ -1,20 +1,25 @@
 """The course's stages, registered by number (../shared/talk/storyline.md's order).
 
 Each stage is one module here (`sNN_<slug>.py`) that calls `register(Stage(...))`: what
-the stage is (talk, slides, users), its target architecture as data, which stages it
-stands on, and its behaviour checks. Adding a stage is adding one module; its notebook is
-`notebooks/NN_<slug>.ipynb`, generated from `solutions/NN_<slug>.ipynb`.
+the stage is (title, slides, the talk's users claim and its band), its target architecture
+as data, which stages it stands on, its behaviour checks and exercises, and its bill of
+materials. Everything else (cost, capacity, diagrams, the runner) iterates the registry:
+adding a stage is adding one module; its notebook is `notebooks/NN_<slug>.ipynb`,
+generated from `solutions/NN_<slug>.ipynb`.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..architecture import Architecture
+from ..bill import Part
 from ..errors import BadInput
+from ..exercises import Exercise
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,21 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Band:
+    """The users the talk claims for a stage, as numbers the capacity model must land between."""
+
+    low: float  # the model's maximum sustainable users must be at least this
+    high: float = math.inf  # and at most this (inf: "and more")
+    slide: str = ""  # the talk's slide the claim comes from
+
+    def holds(self, users: float) -> bool:
+        return self.low <= users <= self.high
+
+    def as_dict(self) -> dict:
+        return {"low": self.low, "high": None if math.isinf(self.high) else self.high, "slide": self.slide}
+
+
+@dataclass(frozen=True)
 class Stage:
     number: int
     slug: str
@@ -46,6 +66,11 @@ class Stage:
     #: builds the stage idempotently (used by later stages' set-up and `capacity --stage`);
     #: called with a StageContext for this stage. None for stages that build nothing.
     build: Callable[["object"], None] | None = None
+    band: Band | None = None  # the talk's users claim as numbers; None where the talk gives none
+    #: what the stage leaves running on a real account (workshop.bill parts, priced by workshop.cost)
+    bill: tuple[Part, ...] = ()
+    #: the notebook's exercises (`check(name, value)` in the notebook); registered with the stage
+    exercises: tuple[Exercise, ...] = ()
 
     @property
     def notebook(self) -> str:
@@ -61,10 +86,28 @@ _loaded = False
 
 
 def register(stage: Stage) -> Stage:
+    """Add a stage (and its exercises) to the course; a stage module calls this once, at import."""
+    from .. import exercises
+
     existing = _REGISTRY.get(stage.number)
     if existing is not None and existing.slug != stage.slug:
         raise ValueError(f"stage {stage.number} registered twice: {existing.slug} and {stage.slug}")
+    for exercise in stage.exercises:
+        if exercise.stage != stage.number:
+            raise ValueError(f"exercise {exercise.name} says stage {exercise.stage}, but stage {stage.number} "
+                             "declares it")
+        exercises.register(exercise)
     _REGISTRY[stage.number] = stage
+    return stage
+
+
+def unregister(number: int) -> Stage | None:
+    """Remove stage `number` (and its exercises) from the course; returns it, or None if it was not there."""
+    from .. import exercises
+
+    stage = _REGISTRY.pop(number, None)
+    for exercise in stage.exercises if stage else ():
+        exercises.unregister(exercise.name)
     return stage
 
 

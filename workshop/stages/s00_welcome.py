@@ -2,7 +2,6 @@
 
 from ..architecture import Architecture, Edge, Group, Node
 from ..exercises import Exercise
-from ..exercises import register as register_exercise
 from . import Check, CheckResult, Stage, register
 
 
@@ -14,6 +13,26 @@ def _sts_answers(ctx) -> CheckResult:
     ok = account == expected
     return CheckResult("sts", ok, f"STS answers for account {account}" if ok else
                        f"expected account {expected}, STS says {account}: check WORKSHOP_AWS_ACCOUNT")
+
+
+def _zones_checker(value, namespace):
+    from .. import aws
+
+    expected = sorted(z["ZoneName"] for z in aws.client("ec2").describe_availability_zones()["AvailabilityZones"])
+    if not isinstance(value, (list, tuple)):
+        return f"expected a list of zone names like {expected[:2]}, found {type(value).__name__} {value!r:.60}"
+    if sorted(value) != expected:
+        return f"expected the {len(expected)} zone names {expected}, found {sorted(value)!r:.120}"
+    return None
+
+
+EXERCISES = (Exercise(
+    name="s00-zones",
+    stage=0,
+    variable="zones",
+    checker=_zones_checker,
+    hint="ec2.describe_availability_zones() returns {'AvailabilityZones': [{'ZoneName': ...}, ...]}",
+),)
 
 
 STAGE = register(Stage(
@@ -34,24 +53,5 @@ STAGE = register(Stage(
         edges=(Edge("user", "dns", "DNS"), Edge("dns", "web", "HTTP")),
     ),
     checks=(Check("sts", _sts_answers, "the target answers STS for the expected account"),),
-))
-
-
-def _zones_checker(value, namespace):
-    from .. import aws
-
-    expected = sorted(z["ZoneName"] for z in aws.client("ec2").describe_availability_zones()["AvailabilityZones"])
-    if not isinstance(value, (list, tuple)):
-        return f"expected a list of zone names like {expected[:2]}, found {type(value).__name__} {value!r:.60}"
-    if sorted(value) != expected:
-        return f"expected the {len(expected)} zone names {expected}, found {sorted(value)!r:.120}"
-    return None
-
-
-register_exercise(Exercise(
-    name="s00-zones",
-    stage=0,
-    variable="zones",
-    checker=_zones_checker,
-    hint="ec2.describe_availability_zones() returns {'AvailabilityZones': [{'ZoneName': ...}, ...]}",
+    exercises=EXERCISES,
 ))

@@ -9,10 +9,10 @@ instance: stop the instance and the site is down (one box, no failover).
 
 from __future__ import annotations
 
-from .. import topology
+from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, dns, infra, register
+from ..exercises import Exercise
+from . import Band, Check, CheckResult, Stage, dns, infra, register
 
 #: a documentation address (RFC 5737): replace it with your own address/32
 DEFAULT_SSH_CIDR = "198.51.100.7/32"
@@ -149,11 +149,11 @@ def _check_ingress(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s01-web-ingress", 1, "web_ingress", _check_ingress,
     "two IpPermissions: {'IpProtocol': 'tcp', 'FromPort': 80, 'ToPort': 80, "
     "'IpRanges': [{'CidrIp': '0.0.0.0/0'}]} and the same for 443",
-))
+),)
 
 
 ARCHITECTURE = Architecture(
@@ -168,6 +168,11 @@ ARCHITECTURE = Architecture(
             Group(topology.az_group("A", topology.WEB_TIER), topology.WEB_TIER, parent=topology.az_group("A"))),
     edges=(Edge("user", "dns", "DNS"), Edge("dns", "eip", "www"), Edge("eip", "web", "HTTP")),
 )
+
+#: what stage 1 leaves running on a real account (priced by `workshop cost`)
+BILL = bill.box(INSTANCE_TYPE, 1, "web + app + database") + bill.zone()
+#: the same box as later stages keep it, for administration (their bills include it)
+ADMIN_BOX = bill.box(INSTANCE_TYPE, 1, "day-1 box, kept for admin")
 
 STAGE = register(Stage(
     number=1,
@@ -185,4 +190,7 @@ STAGE = register(Stage(
         Check("ssh", _ssh, "SSH is admitted only from the learner's CIDR"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(200, 9_999, slide="3"),
 ))

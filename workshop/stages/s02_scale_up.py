@@ -11,10 +11,10 @@ largest size of its family; beyond it there is no bigger box, only more boxes.
 
 from __future__ import annotations
 
-from .. import topology
+from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput
-from ..exercises import Exercise, register as register_exercise
+from ..exercises import Exercise
 from . import Check, CheckResult, Stage, infra, register, s01_day_one
 
 #: the talk's steps (slide 4)
@@ -123,11 +123,11 @@ def _check_steps(value, namespace) -> str | None:
     return f"expected the three EC2 calls in order {RESIZE_STEPS}, found {value!r}"
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s02-resize-steps", 2, "steps", _check_steps,
     "a running instance cannot change type: stop it first, change InstanceType, then start it "
     "(names of the ec2 client's methods)",
-))
+),)
 
 
 ARCHITECTURE = Architecture(
@@ -142,6 +142,14 @@ ARCHITECTURE = Architecture(
             Group(topology.az_group("A", topology.WEB_TIER), topology.WEB_TIER, parent=topology.az_group("A"))),
     edges=(Edge("user", "dns", "DNS"), Edge("dns", "eip", "www"), Edge("eip", "web", "HTTP")),
 )
+
+#: the same box, resized through the talk's sizes; the hourly figure is its largest size
+BILL = (bill.box(SIZES[0], 1, "before resizing", session_hours=1.0, in_hourly=False)
+        + (bill.Part(f"EC2 {SIZES[1]} x 1 (resized)", bill.ec2(SIZES[1]), 1, session_hours=0.5, in_hourly=False),
+           bill.Part(f"EC2 {SIZES[-1]} x 1 (largest size)", bill.ec2(SIZES[-1]), 1, session_hours=0.5),
+           bill.Part("EBS gp3 8 GB x 1 (root volume)", "ebs:gp3", 8),
+           bill.Part("public IPv4 x 1 (Elastic IP)", "vpc:public-ipv4", 1))
+        + bill.zone())
 
 STAGE = register(Stage(
     number=2,
@@ -158,4 +166,6 @@ STAGE = register(Stage(
         Check("same-address", _same_address, "the Elastic IP and www still lead to the resized instance"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
 ))

@@ -13,11 +13,11 @@ import re
 
 from botocore.exceptions import ClientError
 
-from .. import topology
+from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register
+from ..exercises import Exercise
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
 
 DB_ENGINE = "mysql"
 DB_CLASS = "db.m5.large"
@@ -172,10 +172,10 @@ def _check_db_ingress(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s03-db-ingress", 3, "db_ingress", _check_db_ingress,
     "one IpPermissions dict: tcp, FromPort/ToPort 3306, UserIdGroupPairs=[{'GroupId': web_sg}] (no IpRanges)",
-))
+),)
 
 
 _A, _B = topology.az_group("A"), topology.az_group("B")
@@ -195,6 +195,8 @@ ARCHITECTURE = Architecture(
            Edge("web", "db", "MySQL 3306")),
 )
 
+BILL = s01_day_one.ADMIN_BOX + bill.box(WEB_TYPE, 1, "web server") + bill.db(DB_CLASS, multi_az=False) + bill.zone()
+
 STAGE = register(Stage(
     number=3,
     slug="web_and_database",
@@ -210,4 +212,7 @@ STAGE = register(Stage(
         Check("web-config", _web_config, "the running web instance is configured with the database endpoint"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(101, slide="8"),
 ))

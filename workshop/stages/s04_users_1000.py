@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .. import topology, waits
+from .. import bill, topology, waits
 from ..architecture import Architecture, Edge, Node
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register, s03_web_and_database
+from ..exercises import Exercise
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database
 
 AZ_COUNT = 2
 WEB_TYPE = s03_web_and_database.WEB_TYPE
@@ -184,10 +184,10 @@ def _check_alb_subnets(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s04-alb-subnets", 4, "alb_subnets", _check_alb_subnets,
     "an internet-facing load balancer sits in the public subnets, one per AZ: list(public_subnets.values())",
-))
+),)
 
 
 _groups = topology.standard_groups(("A", "B"))
@@ -209,6 +209,9 @@ ARCHITECTURE = Architecture(
            Edge("web-b", "db", "MySQL"), Edge("db", "standby", "sync")),
 )
 
+BILL = (s01_day_one.ADMIN_BOX + bill.box(WEB_TYPE, 2, "web, one per AZ") + bill.alb()
+        + bill.db(s03_web_and_database.DB_CLASS, multi_az=True) + bill.zone())
+
 STAGE = register(Stage(
     number=4,
     slug="users_1000",
@@ -224,4 +227,7 @@ STAGE = register(Stage(
         Check("dns", _dns, "www is an alias of the load balancer"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(1_001, slide="9"),
 ))

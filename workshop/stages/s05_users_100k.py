@@ -10,11 +10,11 @@ Checks: the spread of the web tier, the replicas' status and spread, and the end
 
 from __future__ import annotations
 
-from .. import topology
+from .. import bill, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput, WorkshopError
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register, webtier
+from ..exercises import Exercise
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, webtier
 
 WEB_INSTANCES = 8  # slide 11: "8 web instances across 2 AZs"
 READ_REPLICAS = 4  # slide 11: "4 RDS read replicas"
@@ -272,11 +272,11 @@ def _check_reader_changes(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s05-reader-records", 5, "changes", _check_reader_changes,
     "one UPSERT per replica: {'Name': reader, 'Type': 'CNAME', 'SetIdentifier': <replica id>, 'Weight': 1, "
     "'TTL': 60, 'ResourceRecords': [{'Value': <replica endpoint>}]}",
-))
+),)
 
 
 # --- the target architecture ----------------------------------------------------------------------
@@ -304,6 +304,9 @@ def _architecture(web_instances: int = WEB_INSTANCES, read_replicas: int = READ_
 
 ARCHITECTURE = _architecture()
 
+BILL = (s01_day_one.ADMIN_BOX + bill.box(s03_web_and_database.WEB_TYPE, WEB_INSTANCES, "web tier, 2 AZs") + bill.alb()
+        + bill.db(s03_web_and_database.DB_CLASS, True, READ_REPLICAS) + bill.zone())
+
 STAGE = register(Stage(
     number=5,
     slug="users_100k",
@@ -320,4 +323,7 @@ STAGE = register(Stage(
         Check("endpoints", _endpoints, "db-writer -> the primary; db-reader -> weighted over every replica"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(10_000, 999_999, slide="11"),
 ))

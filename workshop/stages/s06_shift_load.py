@@ -20,11 +20,11 @@ import time
 import uuid
 from pathlib import Path
 
-from .. import aws, topology
+from .. import aws, bill, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register, s05_users_100k, webtier
+from ..exercises import Exercise
+from . import Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s05_users_100k, webtier
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "site"
 STATIC_PATTERN = "/static/*"
@@ -311,7 +311,7 @@ def _origins(ctx) -> CheckResult:
         return CheckResult("origins", False, f"expected an origin {S3_ORIGIN!r} on the bucket {bucket_name(ctx)}, "
                                              f"found {sorted(origins)}")
     if not s3.get("OriginAccessControlId"):
-        return CheckResult("origins", False, f"the S3 origin has no origin access control: the bucket stays private, "
+        return CheckResult("origins", False, "the S3 origin has no origin access control: the bucket stays private, "
                                              "so CloudFront could not read it; set OriginAccessControlId")
     if alb is None or lb is None or alb["DomainName"] != lb["DNSName"]:
         return CheckResult("origins", False, f"expected an origin {ALB_ORIGIN!r} on the load balancer "
@@ -427,11 +427,11 @@ def _check_behaviour(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s06-static-behaviour", 6, "behaviour", _check_behaviour,
     f"{{'PathPattern': '{STATIC_PATTERN}', 'TargetOriginId': '{S3_ORIGIN}', 'ViewerProtocolPolicy': "
     "'redirect-to-https', 'CachePolicyId': CACHING_OPTIMIZED, ...}",
-))
+),)
 
 
 # --- the target architecture ----------------------------------------------------------------------------
@@ -455,6 +455,11 @@ def _architecture() -> Architecture:
 
 ARCHITECTURE = _architecture()
 
+BILL = (s01_day_one.ADMIN_BOX
+        + bill.box(s03_web_and_database.WEB_TYPE, s05_users_100k.WEB_INSTANCES, "web tier, 2 AZs") + bill.alb()
+        + bill.db(s03_web_and_database.DB_CLASS, True, s05_users_100k.READ_REPLICAS)
+        + bill.edge(CACHE_NODE_TYPE, 2) + bill.zone())
+
 STAGE = register(Stage(
     number=6,
     slug="shift_load",
@@ -474,4 +479,6 @@ STAGE = register(Stage(
         Check("cache", _cache, "Redis primary and replica in different AZs, nodes available"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
 ))

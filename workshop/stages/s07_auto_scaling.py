@@ -21,11 +21,12 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 
-from .. import capacity, topology
+from .. import bill, capacity, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register, s05_users_100k, s06_shift_load, webtier
+from ..exercises import Exercise
+from . import (Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s05_users_100k,
+               s06_shift_load, webtier)
 
 MIN_SIZE, MAX_SIZE = 2, 10
 MAX_ALLOWED = 20  # kit limit for a room of laptops on one local AWS
@@ -306,11 +307,11 @@ def _check_tracking(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s07-target-tracking", 7, "tracking", _check_tracking,
     "{'TargetValue': 50.0, 'CustomizedMetricSpecification': {'Namespace': SIM_NAMESPACE, 'MetricName': 'CPUUtilization', "
     "'Dimensions': [{'Name': 'AutoScalingGroupName', 'Value': <group name>}], 'Statistic': 'Average'}}",
-))
+),)
 
 
 # --- the target architecture -------------------------------------------------------------------------------
@@ -335,6 +336,12 @@ def _architecture(min_size: int = MIN_SIZE) -> Architecture:
 
 ARCHITECTURE = _architecture()
 
+#: the Auto Scaling group is costed at its max: what it may cost at the peak
+BILL = (s01_day_one.ADMIN_BOX
+        + bill.box(s03_web_and_database.WEB_TYPE, MAX_SIZE, f"Auto Scaling group at its max; min {MIN_SIZE}")
+        + bill.alb() + bill.db(s03_web_and_database.DB_CLASS, True, s05_users_100k.READ_REPLICAS)
+        + bill.edge(s06_shift_load.CACHE_NODE_TYPE, 2) + bill.zone() + bill.alarms(2))
+
 STAGE = register(Stage(
     number=7,
     slug="auto_scaling",
@@ -351,4 +358,6 @@ STAGE = register(Stage(
         Check("scaled", _scaled, "alarms ran the policies: launches and terminations recorded"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
 ))

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .. import topology
+from .. import bill, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput, WorkshopError
-from ..exercises import Exercise, register as register_exercise
-from . import Check, CheckResult, Stage, infra, register, s07_auto_scaling, webtier
+from ..exercises import Exercise
+from . import (Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s06_shift_load,
+               s07_auto_scaling, webtier)
 
 WEB_PER_AZ = 3  # slide 20: "3 web instances (auto scaled)" in each AZ
 
@@ -161,10 +162,10 @@ def _check_missing(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise(
+EXERCISES = (Exercise(
     "s08-missing", 8, "missing", _check_missing,
     "a list comprehension over rows: [name for name, ok, found in rows if not ok]",
-))
+),)
 
 
 # --- the target architecture -------------------------------------------------------------------------------
@@ -196,6 +197,12 @@ def _architecture() -> Architecture:
 
 ARCHITECTURE = _architecture()
 
+BILLED_REPLICAS = 2  # slide 20: a read replica in each AZ
+BILL = (s01_day_one.ADMIN_BOX
+        + bill.box(s03_web_and_database.WEB_TYPE, 2 * WEB_PER_AZ, f"Auto Scaling, {WEB_PER_AZ} per AZ")
+        + bill.alb() + bill.db(s03_web_and_database.DB_CLASS, True, BILLED_REPLICAS)
+        + bill.edge(s06_shift_load.CACHE_NODE_TYPE, 2) + bill.zone() + bill.alarms(2))
+
 STAGE = register(Stage(
     number=8,
     slug="users_500k",
@@ -211,4 +218,7 @@ STAGE = register(Stage(
         Check("slide-20", _slide_20, "every component of slide 20 is live"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(500_001, slide="20"),
 ))

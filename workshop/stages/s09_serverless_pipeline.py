@@ -24,9 +24,9 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
-from .. import lambda_runtimes
+from .. import bill, lambda_runtimes
 from ..architecture import Architecture, Edge, Node
-from ..exercises import Exercise, register as register_exercise
+from ..exercises import Exercise
 from . import Check, CheckResult, Stage, register
 
 RUNTIME = lambda_runtimes.COURSE_RUNTIME
@@ -225,12 +225,12 @@ def _check_forward(source, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise("s09-write-handler", 9, "write_to_dynamodb_py", _check_write,
-                           "parse event['body'] with json.loads, put_item an Item with eventId=context.aws_request_id, "
-                           "userId and value, and return {'statusCode': 200, 'body': json.dumps({'eventId': ...})}"))
-register_exercise(Exercise("s09-forward-handler", 9, "dynamodb_to_firehose_py", _check_forward,
-                           "for each INSERT record, flatten record['dynamodb']['NewImage'] ({'S': 'u1'} -> 'u1'), "
-                           "json.dumps it plus '\\n', and send them with firehose.put_record_batch"))
+EXERCISES = (Exercise("s09-write-handler", 9, "write_to_dynamodb_py", _check_write,
+                      "parse event['body'] with json.loads, put_item an Item with eventId=context.aws_request_id, "
+                      "userId and value, and return {'statusCode': 200, 'body': json.dumps({'eventId': ...})}"),
+             Exercise("s09-forward-handler", 9, "dynamodb_to_firehose_py", _check_forward,
+                      "for each INSERT record, flatten record['dynamodb']['NewImage'] ({'S': 'u1'} -> 'u1'), "
+                      "json.dumps it plus '\\n', and send them with firehose.put_record_batch"))
 
 
 # --- build -------------------------------------------------------------------------------------
@@ -460,6 +460,8 @@ def _runtime(ctx) -> CheckResult:
     return CheckResult("runtime", not bad, lambda_runtimes.describe(RUNTIME) if not bad else "; ".join(bad))
 
 
+BILL = bill.pipeline()
+
 STAGE = register(Stage(
     number=9,
     slug="serverless_pipeline",
@@ -475,4 +477,6 @@ STAGE = register(Stage(
         Check("runtime", _runtime, "the functions' Python runtime is still supported by AWS"),
     ),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
 ))

@@ -1,12 +1,13 @@
 """Stage 10: putting it all together (slides 21-33): "10+ million users".
 
 The whole design: stage 8's platform (CloudFront + S3, ELB, an Auto Scaling web tier in two
-AZs, ElastiCache, RDS Multi-AZ with read replicas, DynamoDB sessions) plus the serverless
-event pipeline of slides 28-29 (API Gateway -> Lambda -> DynamoDB + Streams -> Lambda ->
-Firehose -> S3), sized for ten million users: the web tier may grow to 120 instances, the
-primary is scaled up, and a larger cache holds the working set. `build` builds every
-earlier stage that builds (in order), then these pieces; the serverless pipeline comes from
-stage 9's build when that stage exists, otherwise it is created here.
+AZs, ElastiCache, RDS Multi-AZ with read replicas, DynamoDB sessions) plus stage 9's
+serverless event pipeline of slides 28-29 (API Gateway -> Lambda -> DynamoDB + Streams ->
+Lambda -> Firehose -> S3), sized for ten million users: the web tier may grow to 120
+instances, the primary is scaled up, and a larger cache holds the working set. It stands on
+every earlier stage that builds (`builds_on`, in order); `build` adds these pieces, and the
+pipeline too when it is missing. AWS's quotas the pipeline runs into are in
+`workshop.capacity.quotas`, its prices in `workshop.cost.prices`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import io
 import json
 import zipfile
 
-from .. import tags
-from ..architecture import Architecture, Edge, Group, Node
-from ..exercises import Exercise, register as register_exercise
-from . import _REGISTRY, Check, CheckResult, Stage, register
+from .. import bill, tags, topology
+from ..architecture import Architecture, Edge, Node
+from ..exercises import Exercise
+from . import (Band, Check, CheckResult, Stage, register, s01_day_one, s03_web_and_database, s06_shift_load,
+               s08_users_500k, s09_serverless_pipeline)
 
 TARGET_USERS = 10_000_000  # the talk's claim for slide 30 ("10+ million users")
 WEB_MAX = 120  # the Auto Scaling group's ceiling: costs nothing until used
@@ -42,56 +44,6 @@ def handler(event, context):
         firehose.put_record_batch(DeliveryStreamName=os.environ["STREAM"], Records=records)
     return {"records": len(records)}
 '''
-
-
-# AWS's published default quotas the pipeline runs into (us-east-1), with their pages.
-QUOTAS = {
-    "api_gateway_rps": (10_000, "requests/s per account and Region",
-                        "docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"),
-    "lambda_concurrency": (1_000, "concurrent executions per Region",
-                           "docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"),
-    "dynamodb_table_wcu": (40_000, "write capacity units per table",
-                           "docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"),
-    "dynamodb_partition_wcu": (1_000, "write capacity units per partition",
-                               "docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"),
-    "firehose_records": (500_000, "records/s per Direct PUT stream (us-east-1)",
-                         "docs.aws.amazon.com/firehose/latest/dev/limits.html"),
-    "firehose_requests": (2_000, "requests/s per Direct PUT stream (us-east-1)",
-                          "docs.aws.amazon.com/firehose/latest/dev/limits.html"),
-    "firehose_mib": (5, "MiB/s per Direct PUT stream (us-east-1)",
-                     "docs.aws.amazon.com/firehose/latest/dev/limits.html"),
-    "firehose_batch": (500, "records per PutRecordBatch call",
-                       "docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html"),
-}
-
-# List prices in us-east-1 (USD), as published on each service's pricing page; check them before quoting.
-PRICES = {
-    "api_gateway_per_million": (3.50, "REST API requests, first 333 million a month",
-                                "aws.amazon.com/api-gateway/pricing/"),
-    "lambda_per_million": (0.20, "Lambda requests", "aws.amazon.com/lambda/pricing/"),
-    "lambda_per_gb_s": (0.0000166667, "Lambda duration, x86, per GB-second", "aws.amazon.com/lambda/pricing/"),
-    "dynamodb_per_million_writes": (0.625, "DynamoDB on-demand write request units (after the Nov 2024 price cut)",
-                                    "aws.amazon.com/dynamodb/pricing/on-demand/"),
-    "firehose_per_gb": (0.029, "Firehose Direct PUT ingestion, first 500 TB a month, records rounded up to 5 KB",
-                        "aws.amazon.com/firehose/pricing/"),
-}
-
-
-def _load_earlier() -> None:
-    """Import stages 1-9 first (as `stages._load` does, in name order), even when this module is imported alone."""
-    import importlib
-    import pkgutil
-
-    from .. import stages
-
-    for info in sorted(pkgutil.iter_modules(stages.__path__), key=lambda m: m.name):
-        if info.name.startswith("s") and info.name[1:3].isdigit() and int(info.name[1:3]) < 10:
-            importlib.import_module(f"{stages.__name__}.{info.name}")
-
-
-def _stands_on() -> tuple[int, ...]:
-    """Every earlier stage that builds something, in the talk's order."""
-    return tuple(n for n in sorted(_REGISTRY) if 0 < n < 10 and _REGISTRY[n].build is not None)
 
 
 def is_run(items, run_id: str) -> bool:
@@ -199,8 +151,6 @@ def ensure_pipeline(ctx, bucket: str | None = None) -> list[str]:
 
 def build(ctx) -> None:
     """Stage 10 on top of every earlier stage (built by `build_previous`): scale settings and the pipeline."""
-    from .. import topology
-
     scale_for_ten_million(ctx)
     live = topology.read(ctx.run_id)
     if not (live.functions and live.apis and live.delivery_streams):
@@ -254,41 +204,19 @@ def _events_per_second(value, namespace) -> str | None:
     return None
 
 
-register_exercise(Exercise("s10-supercell-rate", 10, "supercell_per_s", _events_per_second,
-                           "divide the events of one day by the seconds in a day (24 × 60 × 60)"))
-
-
-PIPELINE_NODES = (
-    Node("api", "apigateway", "API Gateway\nPOST /prod/logger"), Node("write", "lambda", "writeToDynamoDB"),
-    Node("events", "dynamodb", "eventTable\n+ Streams"), Node("forward", "lambda", "DynamoDBToFirehose"),
-    Node("firehose", "firehose", "Firehose\nfirehoseToS3"),
-)
-PIPELINE_EDGES = (Edge("api", "write"), Edge("write", "events", "put_item"), Edge("events", "forward", "stream"),
-                  Edge("forward", "firehose", "put_record_batch"))
+EXERCISES = (Exercise("s10-supercell-rate", 10, "supercell_per_s", _events_per_second,
+                      "divide the events of one day by the seconds in a day (24 × 60 × 60)"),)
 
 
 def _architecture() -> Architecture:
-    """Stage 8's platform (or the latest earlier platform stage) + larger caches + the serverless pipeline."""
-    from .. import topology
-
-    base = next((_REGISTRY[k].architecture for k in (8, 7, 6, 5) if k in _REGISTRY and _REGISTRY[k].architecture),
-                None)
-    if base is None:
-        return _standalone_architecture()
+    """Stage 8's platform + larger caches + stage 9's pipeline (its ids prefixed, its callers = our users)."""
+    base, pipeline = s08_users_500k.ARCHITECTURE, s09_serverless_pipeline.ARCHITECTURE
     groups = {g.id for g in base.groups}
-    pipeline = _REGISTRY[9].architecture if 9 in _REGISTRY and _REGISTRY[9].architecture else None
     front = next((x.id for x in base.nodes if x.kind in ("user", "client")), None)
-    if pipeline is not None:  # stage 9's own drawing of the pipeline, its ids prefixed, its callers = our users
-        callers = {x.id for x in pipeline.nodes if x.kind in ("user", "client")} if front else set()
-        ids = {x.id: (front if x.id in callers else f"pipe-{x.id}") for x in pipeline.nodes}
-        extra = [Node(ids[x.id], x.kind, x.label) for x in pipeline.nodes if x.id not in callers]
-        edges = [Edge(ids[e.src], ids[e.dst], e.label) for e in pipeline.edges]
-    else:
-        extra = list(PIPELINE_NODES)
-        edges = list(PIPELINE_EDGES)
-        lake = next((x.id for x in base.nodes if x.kind == "s3"), None)
-        edges += [Edge("firehose", lake, "events")] if lake else []
-        edges += [Edge(front, "api", "POST events")] if front else []
+    callers = {x.id for x in pipeline.nodes if x.kind in ("user", "client")} if front else set()
+    ids = {x.id: (front if x.id in callers else f"pipe-{x.id}") for x in pipeline.nodes}
+    extra = [Node(ids[x.id], x.kind, x.label) for x in pipeline.nodes if x.id not in callers]
+    edges = [Edge(ids[e.src], ids[e.dst], e.label) for e in pipeline.edges]
     for letter in ("A", "B"):
         group = topology.az_group(letter, topology.DATA_TIER)
         extra.append(Node(f"cache10m-{letter.lower()}", "elasticache", f"ElastiCache\n{CACHE_NODE}",
@@ -297,37 +225,19 @@ def _architecture() -> Architecture:
                         base.edges + tuple(edges))
 
 
-def _standalone_architecture() -> Architecture:
-    n = Node
-    return Architecture(
-        "Ten million users: the whole design",
-        nodes=(
-            n("user", "user", "Users"), n("dns", "route53", "Route 53"), n("cdn", "cloudfront", "CloudFront"),
-            n("static", "s3", "S3 static content"), n("elb", "alb", "Elastic Load Balancing"),
-            n("web_a", "autoscaling", "web (Auto Scaling)", "az_a"),
-            n("web_b", "autoscaling", "web (Auto Scaling)", "az_b"),
-            n("cache_a", "elasticache", "ElastiCache", "az_a"), n("cache_b", "elasticache", "ElastiCache", "az_b"),
-            n("db", "rds", "RDS primary (Multi-AZ)", "az_a"), n("standby", "rds-standby", "RDS standby", "az_b"),
-            n("rep_a", "rds-replica", "read replica", "az_a"), n("rep_b", "rds-replica", "read replica", "az_b"),
-            n("sessions", "dynamodb", "DynamoDB sessions"),
-            n("api", "apigateway", "API Gateway /prod/logger"), n("write", "lambda", "writeToDynamoDB"),
-            n("events", "dynamodb", "eventTable + Streams"), n("forward", "lambda", "DynamoDBToFirehose"),
-            n("firehose", "firehose", "Firehose"), n("lake", "s3", "S3 events"),
-        ),
-        groups=(Group("az_a", "Availability Zone A"), Group("az_b", "Availability Zone B")),
-        edges=(
-            Edge("user", "dns", "DNS"), Edge("user", "cdn", "HTTPS"), Edge("cdn", "static", "static"),
-            Edge("cdn", "elb", "dynamic"), Edge("elb", "web_a"), Edge("elb", "web_b"),
-            Edge("web_a", "cache_a"), Edge("web_b", "cache_b"), Edge("web_a", "db", "writes"),
-            Edge("web_b", "rep_b", "reads"), Edge("web_a", "rep_a", "reads"), Edge("db", "standby", "sync"),
-            Edge("web_a", "sessions"), Edge("web_b", "sessions"),
-            Edge("user", "api", "POST events"), Edge("api", "write"), Edge("write", "events"),
-            Edge("events", "forward", "stream"), Edge("forward", "firehose"), Edge("firehose", "lake"),
-        ),
-    )
+ARCHITECTURE = _architecture()
+
+#: stage 8's platform with the primary scaled up and the bigger caches, plus stage 9's pipeline
+BILL = (s01_day_one.ADMIN_BOX
+        + bill.box(s03_web_and_database.WEB_TYPE, 2 * s08_users_500k.WEB_PER_AZ,
+                   "Auto Scaling, ceiling raised: costs only when used")
+        + bill.alb() + bill.db(PRIMARY_CLASS, True)
+        + bill.replica(s03_web_and_database.DB_CLASS, s08_users_500k.BILLED_REPLICAS, note=" (unchanged)")
+        + bill.edge(s06_shift_load.CACHE_NODE_TYPE, 2)
+        + (bill.Part(f"ElastiCache {CACHE_NODE} x 2 (added for 10M users)", bill.cache(CACHE_NODE), 2),)
+        + bill.zone() + bill.alarms(2) + s09_serverless_pipeline.BILL)
 
 
-_load_earlier()
 STAGE = register(Stage(
     number=10,
     slug="ten_million_users",
@@ -335,10 +245,13 @@ STAGE = register(Stage(
     slides="21-33",
     users="10+ million users",
     goal="Put it all together: the whole design, what it serves, and what the case studies' rates would need.",
-    architecture=_architecture(),
-    builds_on=_stands_on(),
+    architecture=ARCHITECTURE,
+    builds_on=(1, 2, 3, 4, 5, 6, 7, 8, 9),  # every earlier stage that builds
     checks=(Check("ten-million", _capacity, "the capacity model puts the live design at 10 million users or more"),
             Check("az-loss", _az_loss, "losing one AZ leaves the platform serving"),
             Check("pipeline", _pipeline, "the serverless pipeline's pieces exist")),
     build=build,
+    exercises=EXERCISES,
+    bill=BILL,
+    band=Band(10_000_000, slide="30"),  # "10+ million users"
 ))

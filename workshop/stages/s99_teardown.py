@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..exercises import Exercise
-from ..exercises import register as register_exercise
 from . import Check, CheckResult, Stage, register
 
 
@@ -22,6 +21,22 @@ def _nothing_left(ctx) -> CheckResult:
     return CheckResult("nothing-left", False, f"{len(left)} resource(s) {where} remain, e.g. {left[0].label()}: {advice}")
 
 
+def _first_checker(value, namespace):
+    text = str(value or "").lower()
+    if "replica" in text:
+        return None
+    return f"expected the kind that must go first of the two, found {value!r}"
+
+
+EXERCISES = (Exercise(
+    name="s99-first",
+    stage=99,
+    variable="first",
+    checker=_first_checker,
+    hint="a primary cannot be deleted while a read replica still replicates from it",
+),)
+
+
 STAGE = register(Stage(
     number=99,
     slug="teardown",
@@ -32,20 +47,5 @@ STAGE = register(Stage(
     architecture=None,
     builds_on=(),
     checks=(Check("nothing-left", _nothing_left, "no resource of the run is left in any service"),),
-))
-
-
-def _first_checker(value, namespace):
-    text = str(value or "").lower()
-    if "replica" in text:
-        return None
-    return f"expected the kind that must go first of the two, found {value!r}"
-
-
-register_exercise(Exercise(
-    name="s99-first",
-    stage=99,
-    variable="first",
-    checker=_first_checker,
-    hint="a primary cannot be deleted while a read replica still replicates from it",
+    exercises=EXERCISES,
 ))
