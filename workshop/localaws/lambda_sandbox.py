@@ -86,12 +86,13 @@ def protect_server() -> None:
     """Make this process's /proc/<pid>/environ (and memory) unreadable to handlers.
 
     Linux lets any process of the same user read /proc/<pid>/environ of another, so a handler
-    could read the server's environment through /proc/<ppid>/environ. PR_SET_DUMPABLE=0 makes
-    those files readable only with CAP_SYS_PTRACE, which workers drop when run as root (see
-    `lambda_worker._confine`). Chosen over a clean launcher process: a launcher would hide the
-    server from the worker's ancestors only, and a handler can scan all of /proc. It costs the
-    server its core dumps and same-user debuggers (py-spy, gdb need root). Not inherited
-    across exec, so workers and other children are unaffected. No-op off Linux.
+    could read the server's environment through /proc/<ppid>/environ. PR_SET_DUMPABLE=0 closes
+    those files to other non-root processes. Chosen over a clean launcher process: a launcher
+    hides the server from the worker's ancestors only, and a handler can scan all of /proc for
+    it. It costs the server its core dumps and same-user debuggers (py-spy, gdb need root).
+    Not inherited across exec, so workers and other children are unaffected. No-op off Linux.
+    Not enough when the server runs as root (a container): root reads any process's environ;
+    that needs workers under another uid or in a PID namespace.
     """
     if not sys.platform.startswith("linux"):
         return

@@ -31,10 +31,7 @@ import threading
 import time
 import traceback
 
-# <linux/prctl.h>, <linux/capability.h>
-_PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_LOWER = 4, 24, 47, 3
-_CAP_SYS_PTRACE = 19
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
 class _Context:
@@ -121,38 +118,17 @@ def _load(handler_spec: str):
     return fn, None
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
 def _confine() -> None:
-    """Keep the handler out of other processes' /proc/<pid>/environ (Linux; a no-op elsewhere).
+    """Make this worker non-dumpable (Linux; a no-op elsewhere): its /proc/<pid>/environ is then
+    closed to other non-root processes, so one function's handler cannot read another's variables.
 
-    The server made itself non-dumpable (`lambda_sandbox.protect_server`): its environ is then
-    readable only with CAP_SYS_PTRACE. A worker run as root (a container) has it, so it drops
-    it from every set, the bounding set included, so processes the handler starts cannot regain
-    it. The worker also makes itself non-dumpable, so one function's handler cannot read another
-    function's variables. Failures are ignored: this narrows what a handler sees, nothing more.
+    Not enough under root: a root process reads any /proc/<pid>/environ (dropping CAP_SYS_PTRACE
+    did not close it on the kernel this was tried on); that needs another uid or a PID namespace.
     """
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if os.geteuid() == 0:
-            libc.prctl(_PR_CAPBSET_DROP, _CAP_SYS_PTRACE, 0, 0, 0)
-            libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_LOWER, _CAP_SYS_PTRACE, 0, 0)
-            header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
-            if libc.capget(ctypes.byref(header), data) == 0:
-                keep = ~(1 << _CAP_SYS_PTRACE) & 0xFFFFFFFF
-                data[0].effective &= keep
-                data[0].permitted &= keep
-                data[0].inheritable &= keep
-                libc.capset(ctypes.byref(header), data)
-        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -160,7 +136,6 @@ def _confine() -> None:
 def _watch_lifeline(fd: int, tmp: str) -> None:
     """In a thread: when the lifeline reaches end-of-file (the server closed it or died), remove
     the /tmp folder and SIGKILL this worker's process group, the handler's children with it."""
-
     os.set_inheritable(fd, False)  # processes the handler starts do not get it
 
     def watch() -> None:
