@@ -128,8 +128,9 @@ def spawn(task_root: str, handler: str, env: dict[str, str], home: str) -> tuple
 def kill(proc: subprocess.Popen) -> None:
     """SIGKILL the worker's whole process group (the worker and what its handlers started).
 
-    Called before the worker is reaped, or while the group still has members: either way the
-    group id cannot have been reused by another process.
+    The group id is the worker's pid, which Linux does not hand out again while the unreaped
+    worker or any member of its group exists; a handler's child that called setsid() has left
+    the group and is out of reach (this is hygiene, not containment).
     """
     try:
         os.killpg(proc.pid, signal.SIGKILL)

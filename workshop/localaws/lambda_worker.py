@@ -135,7 +135,13 @@ def _confine() -> None:
 
 def _watch_lifeline(fd: int, tmp: str) -> None:
     """In a thread: when the lifeline reaches end-of-file (the server closed it or died), remove
-    the /tmp folder and SIGKILL this worker's process group, the handler's children with it."""
+    the /tmp folder and SIGKILL this worker's process group, the handler's children with it.
+
+    A pipe rather than PR_SET_PDEATHSIG: the death signal follows the *thread* that started the
+    worker (a short-lived request thread in the server), and it would not reach the handler's
+    children. Limit: the thread needs the GIL, so a handler stuck in a C call that never
+    releases it delays this until the call returns (sleeping, I/O and Python loops are fine).
+    """
     os.set_inheritable(fd, False)  # processes the handler starts do not get it
 
     def watch() -> None:

@@ -46,6 +46,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from ... import config
 from .. import lambda_sandbox
 
 log = logging.getLogger("workshop.localaws.lambda")
@@ -224,8 +225,6 @@ class Runtime:
 
     def _environment(self, fn, log_stream: str, task_root: str, tmp: str) -> dict[str, str]:
         """The worker's whole environment (an allow-list: see `lambda_sandbox.environment`)."""
-        from ... import config
-
         endpoint = self.server.endpoint if self.server is not None else (config.current().endpoint or "")
         return lambda_sandbox.environment(
             function_name=fn.function_name, handler=fn.handler or "", runtime=fn.run_time,
