@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
 import signal
 import stat
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -125,6 +127,13 @@ def test_the_environment_is_the_allow_list_and_the_functions_variables(secret_se
     assert env["TABLE_NAME"] == "orders" and env["AWS_ENDPOINT_URL"] == secret_server.endpoint
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["TZ"] == ":UTC" and env["AWS_REGION"] == "us-east-1"
     assert Path(env["PATH"].split(os.pathsep)[0]).exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl are Linux's")
+@pytest.mark.usefixtures("local_aws")
+def test_a_process_serving_the_local_aws_is_not_dumpable():
+    """The process running the local AWS (here, the tests') is non-dumpable, so same-user processes cannot read its /proc/<pid>/environ."""
+    assert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any /proc/<pid>/environ: workers need another uid (not done)")
