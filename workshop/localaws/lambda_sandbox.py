@@ -91,8 +91,8 @@ def protect_server() -> None:
     hides the server from the worker's ancestors only, and a handler can scan all of /proc for
     it. It costs the server its core dumps and same-user debuggers (py-spy, gdb need root).
     Not inherited across exec, so workers and other children are unaffected. No-op off Linux.
-    Not enough when the server runs as root (a container): root reads any process's environ;
-    that needs workers under another uid or in a PID namespace.
+    When the server runs as root (a container), root workers could still read it: they drop
+    all their capabilities first (`lambda_worker._confine`).
     """
     if not sys.platform.startswith("linux"):
         return

@@ -31,7 +31,10 @@ import threading
 import time
 import traceback
 
-_PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+# <linux/prctl.h>, <linux/capability.h>
+_PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 4, 24, 47, 4
+_CAP_SETPCAP = 8
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class _Context:
@@ -118,17 +121,41 @@ def _load(handler_spec: str):
     return fn, None
 
 
-def _confine() -> None:
-    """Make this worker non-dumpable (Linux; a no-op elsewhere): its /proc/<pid>/environ is then
-    closed to other non-root processes, so one function's handler cannot read another's variables.
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
-    Not enough under root: a root process reads any /proc/<pid>/environ (dropping CAP_SYS_PTRACE
-    did not close it on the kernel this was tried on); that needs another uid or a PID namespace.
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _confine() -> None:
+    """Keep the handler out of other processes' /proc/<pid>/environ (Linux; a no-op elsewhere).
+
+    The server made itself non-dumpable (`lambda_sandbox.protect_server`), which closes its
+    environ to other non-root processes. A worker run as root (a container) could still read it:
+    CAP_SYS_PTRACE, CAP_SYS_ADMIN and CAP_PERFMON each open it (tried one by one). So a root
+    worker gives up every capability, the bounding set included, so that the processes its
+    handler starts cannot regain them; on AWS a handler runs without capabilities too. Linux
+    then refuses it the environ of every root process that still has capabilities (the server,
+    the kernel, the notebook server): one may only inspect a process whose capabilities are a
+    subset of one's own. The worker also makes itself non-dumpable: one function's handler
+    cannot read another's variables. Failures are ignored: this narrows what a handler sees.
     """
     if not sys.platform.startswith("linux"):
         return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if os.geteuid() == 0:
+            try:
+                last = int(open("/proc/sys/kernel/cap_last_cap").read())
+            except (OSError, ValueError):
+                last = 40
+            for cap in [c for c in range(last + 1) if c != _CAP_SETPCAP] + [_CAP_SETPCAP]:  # SETPCAP allows the drop
+                libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+            libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+            libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # after capset, which may reset it
     except (OSError, AttributeError):
         pass
 
