@@ -1,8 +1,13 @@
 """One warm Lambda "container": a subprocess that imports a function's handler once and runs it per invocation.
 
-Started by `ext/lambda_runtime.py` as `python lambda_worker.py <task_root> <module.handler>`
-with the function's environment. It imports only the standard library itself (the handler
-brings boto3 as AWS's runtime does), so it can run as a plain script without the kit.
+Started by `lambda_sandbox.spawn` as `python lambda_worker.py <task_root> <module.handler> <lifeline fd>`
+with the function's environment (nothing of the server's), in its private /tmp folder, leading
+its own process group. It imports only the standard library itself (the handler brings boto3
+as AWS's runtime does), so it runs as a plain script without the kit.
+
+Before the handler is imported, the worker confines itself (`_confine`) and starts watching
+its lifeline (`_watch_lifeline`): when the server closes the pipe or dies, even by SIGKILL, the
+worker removes its /tmp folder and kills its process group, handler's children included.
 
 Wire (on a private copy of the original stdout; the handler's own stdout/stderr and logging
 are captured per invocation and returned as log text):
@@ -13,14 +18,23 @@ The first response line, sent before any request, is {"ready": true} once start-
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import io
 import json
 import logging
 import os
+import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
+
+# <linux/prctl.h>, <linux/capability.h>
+_PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 4, 24, 47, 4
+_CAP_SETPCAP = 8
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class _Context:
@@ -107,8 +121,73 @@ def _load(handler_spec: str):
     return fn, None
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _confine() -> None:
+    """Keep the handler out of other processes' /proc/<pid>/environ (Linux; a no-op elsewhere).
+
+    The server made itself non-dumpable (`lambda_sandbox.protect_server`), which closes its
+    environ to other non-root processes. A worker run as root (a container) could still read it:
+    CAP_SYS_PTRACE, CAP_SYS_ADMIN and CAP_PERFMON each open it (tried one by one). So a root
+    worker gives up every capability, the bounding set included, so that the processes its
+    handler starts cannot regain them; on AWS a handler runs without capabilities too. Linux
+    then refuses it the environ of every root process that still has capabilities (the server,
+    the kernel, the notebook server): one may only inspect a process whose capabilities are a
+    subset of one's own. The worker also makes itself non-dumpable: one function's handler
+    cannot read another's variables. Failures are ignored: this narrows what a handler sees.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if os.geteuid() == 0:
+            try:
+                last = int(open("/proc/sys/kernel/cap_last_cap").read())
+            except (OSError, ValueError):
+                last = 40
+            for cap in [c for c in range(last + 1) if c != _CAP_SETPCAP] + [_CAP_SETPCAP]:  # SETPCAP allows the drop
+                libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+            libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+            libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # after capset, which may reset it
+    except (OSError, AttributeError):
+        pass
+
+
+def _watch_lifeline(fd: int, tmp: str) -> None:
+    """In a thread: when the lifeline reaches end-of-file (the server closed it or died), remove
+    the /tmp folder and SIGKILL this worker's process group, the handler's children with it.
+
+    A pipe rather than PR_SET_PDEATHSIG: the death signal follows the *thread* that started the
+    worker (a short-lived request thread in the server), and it would not reach the handler's
+    children. Limit: the thread needs the GIL, so a handler stuck in a C call that never
+    releases it delays this until the call returns (sleeping, I/O and Python loops are fine).
+    """
+    os.set_inheritable(fd, False)  # processes the handler starts do not get it
+
+    def watch() -> None:
+        try:
+            while os.read(fd, 64):
+                pass
+        except OSError:
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     task_root, handler_spec = argv[1], argv[2]
+    _confine()
+    if len(argv) > 3:
+        _watch_lifeline(int(argv[3]), os.getcwd())  # started in its /tmp folder
     wire = os.fdopen(os.dup(1), "w", buffering=1)  # the protocol channel
     os.dup2(2, 1)  # stray fd-level writes go to stderr, never into the protocol
     inbox = sys.stdin
@@ -120,8 +199,10 @@ def main(argv: list[str]) -> int:
     root = logging.getLogger()
     root.handlers[:] = [handler_out]
     root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL") or logging.WARNING)
-    os.chdir(task_root)
-    sys.path.insert(0, task_root)
+    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+        sys.path[0] = task_root  # the handler imports from its code, not from the kit's folder
+    else:
+        sys.path.insert(0, task_root)
     fn, init_error = _load(handler_spec)
     init_logs = capture.take()
     wire.write(json.dumps({"ready": True, "init_logs": init_logs}) + "\n")

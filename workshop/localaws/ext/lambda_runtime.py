@@ -12,8 +12,12 @@ replaced when code or configuration changes. What AWS does and this keeps:
 - The timeout is enforced: "Task timed out after N.00 seconds"; the worker is replaced.
 - print/logging go to CloudWatch Logs `/aws/lambda/<name>` (START/END/REPORT lines too);
   `LogType: Tail` returns the last 4 KB base64-encoded, as AWS does.
-- The environment carries what AWS sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …),
-  credentials `testing`, and AWS_ENDPOINT_URL = this server, so boto3 in the handler calls it.
+- The environment is what AWS sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …), credentials
+  `testing`, the function's variables and AWS_ENDPOINT_URL = this server, so boto3 in the
+  handler calls it; nothing of the server's environment. HOME, the working directory and
+  TMPDIR are a private folder per worker (AWS's /tmp). Each worker leads a process group that
+  is killed whole (timeout, code change, `workshop down`, the server dying): see
+  `workshop/localaws/lambda_sandbox.py`.
 
 `invoke(function, payload)` is the same path for the kit's other extensions (the stream
 poller, the API Gateway data plane).
@@ -30,11 +34,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +46,13 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from ... import config
+from .. import lambda_sandbox
+
 log = logging.getLogger("workshop.localaws.lambda")
 
 ACCOUNT = "123456789012"  # moto's fixed account id
-WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "lambda_worker.py"
+WORKER_SCRIPT = lambda_sandbox.WORKER_SCRIPT
 #: warm workers per function at most (AWS scales much further; two cores here)
 MAX_WORKERS = int(os.environ.get("WORKSHOP_LAMBDA_MAX_WORKERS", "4"))
 #: warm workers kept idle across all functions at most; beyond it the longest-idle one is stopped
@@ -53,8 +60,6 @@ MAX_WORKERS = int(os.environ.get("WORKSHOP_LAMBDA_MAX_WORKERS", "4"))
 MAX_IDLE_TOTAL = int(os.environ.get("WORKSHOP_LAMBDA_MAX_IDLE", "12"))
 #: an idle warm worker is stopped after this many seconds (AWS recycles idle environments after minutes)
 IDLE_S = 600.0
-#: environment names a worker may inherit from the server (everything else is Lambda's own)
-_INHERIT = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR", "HOME")
 
 
 @dataclass
@@ -71,14 +76,17 @@ class InvokeResult:
 class Worker:
     """One warm worker process for one version of one function's code and configuration."""
 
-    def __init__(self, key: str, task_root: str, handler: str, env: dict[str, str]):
+    def __init__(self, key: str, task_root: str, handler: str, env: dict[str, str], tmp: str):
         self.key = key
         self.log_stream = None  # set by the runtime: one log stream per worker, like a container
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", str(WORKER_SCRIPT), task_root, handler],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd=task_root, text=True, bufsize=1,
-        )
+        self.tmp = tmp  # its HOME, working directory and TMPDIR, removed with it
+        self._killed = False
+        self._kill_lock = threading.Lock()
+        try:
+            self.proc, self._lifeline = lambda_sandbox.spawn(task_root, handler, env, tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         self.ready = False
         self.idle_since = time.monotonic()
         self.init_logs = ""
@@ -124,25 +132,37 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([stream], [], [], remaining)
-            if ready:
-                return stream.readline()
+            try:
+                ready, _, _ = select.select([stream], [], [], remaining)
+                if ready:
+                    return stream.readline()
+            except (ValueError, OSError):  # killed meanwhile (the server is stopping): as if it exited
+                return ""
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the worker with its whole process group, and remove its /tmp folder (once)."""
+        with self._kill_lock:
+            if self._killed:
+                return
+            self._killed = True
+        lambda_sandbox.kill(self.proc)
         try:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.close(self._lifeline)
+        except OSError:
             pass
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:
                 pipe.close()
             except Exception:
                 pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _exit_error(request_id: str, what: str) -> dict:
@@ -160,6 +180,7 @@ class Runtime:
         self._idle: dict[str, list[Worker]] = {}  # function arn -> idle workers
         self._busy: dict[str, int] = {}
         self._freed = threading.Condition(self._lock)
+        self._all: weakref.WeakSet[Worker] = weakref.WeakSet()  # idle and busy: `shutdown` kills them all
         self._code_dir = Path(tempfile.mkdtemp(prefix="workshop-lambda-"))
         self._closed = False
         self.cold_starts = 0
@@ -202,31 +223,13 @@ class Runtime:
                 shutil.rmtree(tmp, ignore_errors=True)
         return str(folder)
 
-    def _environment(self, fn, log_stream: str) -> dict[str, str]:
-        env = {k: os.environ[k] for k in _INHERIT if k in os.environ}
-        endpoint = self.server.endpoint if self.server is not None else os.environ.get("WORKSHOP_ENDPOINT", "")
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_REGION": fn.region,
-            "AWS_DEFAULT_REGION": fn.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_ENDPOINT_URL": endpoint,
-            "LAMBDA_TASK_ROOT": "",  # set below
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "TZ": ":UTC",
-        })
-        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
-        return env
+    def _environment(self, fn, log_stream: str, task_root: str, tmp: str) -> dict[str, str]:
+        """The worker's whole environment (an allow-list: see `lambda_sandbox.environment`)."""
+        endpoint = self.server.endpoint if self.server is not None else (config.current().endpoint or "")
+        return lambda_sandbox.environment(
+            function_name=fn.function_name, handler=fn.handler or "", runtime=fn.run_time,
+            memory_size=fn.memory_size, region=fn.region, log_group=fn.logs_group_name, log_stream=log_stream,
+            task_root=task_root, home=tmp, endpoint=endpoint, variables=fn.environment_vars)
 
     # --- workers -----------------------------------------------------------------------
     def _acquire(self, fn) -> tuple[Worker, bool]:
@@ -246,12 +249,19 @@ class Runtime:
             self._busy[arn] = self._busy.get(arn, 0) + 1
             if idle:
                 return idle.pop(), False
-        task_root = self._task_root(fn)
-        stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
-        env = self._environment(fn, stream)
-        env["LAMBDA_TASK_ROOT"] = task_root
-        worker = Worker(key, task_root, fn.handler or "", env)
+        try:
+            task_root = self._task_root(fn)
+            stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
+            tmp = lambda_sandbox.private_tmp(self._code_dir, fn.function_name)
+            worker = Worker(key, task_root, fn.handler or "", self._environment(fn, stream, task_root, tmp), tmp)
+        except BaseException:
+            with self._lock:
+                self._busy[arn] = max(0, self._busy.get(arn, 1) - 1)
+                self._freed.notify_all()
+            raise
         worker.log_stream = stream
+        with self._lock:
+            self._all.add(worker)
         self.cold_starts += 1
         return worker, True
 
@@ -288,9 +298,10 @@ class Runtime:
                     threading.Thread(target=w.kill, daemon=True).start()
 
     def shutdown(self) -> None:
+        """Kill every worker, busy ones too (their invocations end as Runtime.ExitError), with their groups."""
         with self._lock:
-            self._closed = True  # workers busy now are killed when they finish
-            workers = [w for ws in self._idle.values() for w in ws]
+            self._closed = True
+            workers = list(self._all)
             self._idle.clear()
         for w in workers:
             w.kill()
@@ -434,6 +445,7 @@ def _invoke_route(request: Request, match) -> Response | None:
 
 def install(server) -> None:
     global _runtime
+    lambda_sandbox.protect_server()  # this process runs handlers' workers: keep its environment from them
     if _runtime is None or _runtime.server is None:
         _runtime = Runtime(server)  # moto's state is per process, so is the runtime: the first server's endpoint
     owner = _runtime
