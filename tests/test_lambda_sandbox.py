@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from workshop import config
-from workshop.localaws import process
+from workshop.localaws import lambda_sandbox, process
 
 from pipeline_helpers import function, invoke, wait_for
 
@@ -92,7 +92,7 @@ def _kill_leftovers(pids_file: Path) -> None:
     for pid in (pids["child"], pids["worker"]):
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(pids["home"], ignore_errors=True)
+    lambda_sandbox.remove_private_tmp(pids["home"])  # never a HOME that is not the worker's own folder
 
 
 class _Spawned:
@@ -224,4 +224,19 @@ def test_a_busy_worker_and_its_child_die_when_the_server_process_ends(tmp_path, 
         server.stop()
         _kill_leftovers(pids_file)
         if pids_file.exists():  # the code folder a SIGKILLed server could not remove
-            shutil.rmtree(Path(json.loads(pids_file.read_text())["task_root"]).parent, ignore_errors=True)
+            code_dir = Path(json.loads(pids_file.read_text())["task_root"]).parent
+            if code_dir.name.startswith("workshop-lambda-"):
+                shutil.rmtree(code_dir, ignore_errors=True)
+
+
+def test_only_a_workers_private_folder_is_ever_removed(tmp_path):
+    """remove_private_tmp deletes `.../workshop-lambda-*/tmp-*` and leaves a HOME or any other folder alone."""
+    code_dir = tmp_path / "workshop-lambda-abc"
+    private = Path(lambda_sandbox.private_tmp(code_dir.mkdir() or code_dir, "fn"))
+    elsewhere = tmp_path / "tmp-not-under-a-code-dir"
+    elsewhere.mkdir()
+    for kept in (elsewhere, tmp_path, Path.home()):
+        lambda_sandbox.remove_private_tmp(kept)
+        assert kept.exists()
+    lambda_sandbox.remove_private_tmp(private)
+    assert not private.exists() and code_dir.exists()

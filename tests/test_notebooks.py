@@ -11,7 +11,7 @@ import sys
 import nbformat
 import pytest
 
-from workshop import config, exercises, inventory, runner, stages
+from workshop import config, exercises, inventory, runner, stages, teardown
 from workshop.localaws.server import LocalAWS
 
 pytestmark = pytest.mark.notebooks
@@ -30,7 +30,10 @@ def private_aws(monkeypatch):
 
 def _tracked_notebooks():
     out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=config.ROOT, capture_output=True, text=True)
-    return [config.ROOT / line for line in out.stdout.split()] if out.returncode == 0 else []
+    assert out.returncode == 0, f"git could not list the notebooks: {out.stderr.strip()}"
+    found = [config.ROOT / line for line in out.stdout.split()]
+    assert found, "git lists no notebook: the check would pass on nothing"
+    return found
 
 
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: p.name)
@@ -64,10 +67,11 @@ def test_whole_course_runs_complete_in_parallel(private_aws, tmp_path):
     failed = [r.error for r in results if r.status != "passed"]
     assert not failed, "\n".join(failed)
     assert {r.notebook for r in results} == {p.name for p in SOLUTION_NOTEBOOKS}
-    report = (tmp_path / "report.html").read_text()
+    report = (results[0].output.parent / "report.html").read_text()
     assert f"{len(results)} of {len(results)} notebooks passed" in report
+    assert teardown.scan(run=None) == []  # the teardown notebook ran last and the whole account is empty
     for r in results:
-        assert (tmp_path / r.notebook).exists()
+        assert r.output.exists()
         stage = stages.get(r.stage)
         if stage.architecture is not None:
             assert r.images, f"{r.notebook} drew no diagram"
@@ -76,9 +80,10 @@ def test_whole_course_runs_complete_in_parallel(private_aws, tmp_path):
 def test_course_run_twice_creates_nothing_twice(private_aws, tmp_path):
     """Running every notebook again in the same run creates no new resource."""
     building = [str(s.number) for s in runner.select(None) if s.number != 99]  # 99 tears everything down
-    runner.run_course(building, jobs=1, build=tmp_path / "first", progress=False, report=False)
+    runner.run_course(building, jobs=1, build=tmp_path / "first", progress=False, report=False, run_id="twice")
     first, scaled = inventory.course_resources(), _auto_scaled()
-    results = runner.run_course(building, jobs=1, build=tmp_path / "second", progress=False, report=False)
+    results = runner.run_course(building, jobs=1, build=tmp_path / "second", progress=False, report=False,
+                                run_id="twice")
     assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
     second, scaled = inventory.course_resources(), scaled | _auto_scaled()
 
@@ -101,7 +106,7 @@ def test_learner_notebooks_run_and_explain_unsolved_exercises(private_aws, tmp_p
     results = runner.run_course(None, jobs=2, source=exercises.NOTEBOOKS, build=tmp_path, progress=False)
     assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
     for r in results:
-        nb = nbformat.read(tmp_path / r.notebook, as_version=4)
+        nb = nbformat.read(r.output, as_version=4)
         checked = [c for c in nb.cells if c.cell_type == "code" and re.search(r"\bcheck\(\s*[\"']", c.source)]
         for cell in checked:
             text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
@@ -140,8 +145,8 @@ def test_real_account_without_confirmation_refuses_and_creates_nothing(tmp_path)
     proc = _cli(["run", "0", "--no-progress", "--build", str(tmp_path / "b")], _offline_env(tmp_path, WORKSHOP_TARGET="aws"))
     assert proc.returncode != 0
     assert "WORKSHOP_AWS_ACCOUNT" in proc.stdout + proc.stderr
-    executed = tmp_path / "b" / "00_welcome.ipynb"
-    if executed.exists():  # the notebook stopped at its set-up cell, before any AWS call
+    executed = next((tmp_path / "b").glob("runs/*/00_welcome.ipynb"), None)
+    if executed is not None:  # the notebook stopped at its set-up cell, before any AWS call
         nb = json.loads(executed.read_text())
         ran = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
         assert len(ran) <= 3

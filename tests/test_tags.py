@@ -31,3 +31,12 @@ def test_no_tags_is_not_the_course():
 def test_run_of_a_name(name, run):
     """A course name `sbs-<run>-...` belongs to <run>; any other name to no run."""
     assert tags.run_of(name) == run
+
+
+@pytest.mark.parametrize("run, wanted, inside", [
+    ("demo-3f9a", "demo-3f9a", True), ("demo-3f9a-s04", "demo-3f9a", True), ("demo-3f9ab", "demo-3f9a", False),
+    ("other", "demo", False), ("anything", None, True), (None, "demo", False),
+])
+def test_a_run_holds_its_notebooks_runs(run, wanted, inside):
+    """A run id covers itself and its notebooks' `<run>-sNN`, not a longer id that merely starts the same."""
+    assert tags.in_run(run, wanted) is inside

@@ -242,3 +242,20 @@ def test_whole_course_scan_finds_every_run_by_tags_and_prefix(local_aws):
     for run in ("wa", "wb", "wc", "wd"):
         assert teardown.teardown(run=run, region_list=["us-east-1"], echo=lambda s: None).ok
     assert not expected & {(r.kind, r.name, r.run) for r in teardown.scan(region_list=["us-east-1"])}
+
+
+def test_a_run_covers_its_notebooks_runs_and_no_other(local_aws):
+    """teardown(run="fam") takes runs fam-s01 and fam-s02 (a `--jobs` run's notebooks), never run "fama"."""
+    from workshop import tags
+
+    s3 = aws.client("s3")
+    for run in ("fam-s01", "fam-s02", "fama"):
+        bucket = tags.name("data", run)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags.tag_list(9, run)})
+    planned = {r.name for r in teardown.plan(run="fam", region_list=["us-east-1"])}
+    assert planned == {"sbs-fam-s01-data", "sbs-fam-s02-data"}
+    assert teardown.teardown(run="fam", region_list=["us-east-1"], echo=lambda s: None).ok
+    assert [r.name for r in teardown.scan(run=None, region_list=["us-east-1"]) if r.name.startswith("sbs-fam")] == \
+        ["sbs-fama-data"]
+    teardown.teardown(run="fama", region_list=["us-east-1"], echo=lambda s: None)

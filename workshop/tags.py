@@ -46,6 +46,13 @@ def run_of(resource_name: str | None) -> str | None:
     return resource_name[len(prefix()):].split("-", 1)[0]
 
 
+def in_run(run: str | None, wanted: str | None) -> bool:
+    """Does a resource of run `run` belong to run `wanted`? Its own, or one of its notebooks'
+    (`workshop run --jobs N` gives notebook NN of run `demo-3f9a` the run id `demo-3f9a-sNN`).
+    Names work the same way: `sbs-demo-3f9a-` is a prefix of `sbs-demo-3f9a-s04-web`."""
+    return wanted is None or run == wanted or (run or "").startswith(wanted + "-")
+
+
 def as_dict(tag_items: Any) -> dict[str, str]:
     """Tags as a dict, from any shape AWS answers with: a dict, or a list of Key/Value,
     key/value or TagKey/TagValue pairs; None reads as no tags."""

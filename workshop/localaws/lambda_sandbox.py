@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def environment(*, function_name: str, handler: str, runtime: str, memory_size: 
 def private_tmp(parent: Path | str, function_name: str) -> str:
     """A new folder for one worker (mode 0700), its HOME, working directory and TMPDIR."""
     return tempfile.mkdtemp(prefix=f"tmp-{function_name}-", dir=parent)
+
+
+def is_private_tmp(path: str | Path) -> bool:
+    """Is `path` a worker's private folder (`.../workshop-lambda-*/tmp-*`)? Only those are ever
+    removed: a HOME or a working directory that is anything else is never deleted by the kit."""
+    p = Path(path)
+    return p.name.startswith("tmp-") and p.parent.name.startswith("workshop-lambda-") and p != Path.home()
+
+
+def remove_private_tmp(path: str | Path) -> None:
+    """Remove a worker's private folder; anything that is not one is left alone."""
+    if is_private_tmp(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def protect_server() -> None:

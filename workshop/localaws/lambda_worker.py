@@ -177,7 +177,9 @@ def _watch_lifeline(fd: int, tmp: str) -> None:
                 pass
         except OSError:
             pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        # only the private folder the server made (`.../workshop-lambda-*/tmp-*`), never anything else
+        if os.path.basename(tmp).startswith("tmp-") and os.path.basename(os.path.dirname(tmp)).startswith("workshop-lambda-"):
+            shutil.rmtree(tmp, ignore_errors=True)
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, name="lifeline", daemon=True).start()

@@ -57,7 +57,7 @@ class Scope:
         """(in scope?, stage, run) from a resource's tags (any shape) and name."""
         if tags.is_course(tag_items):
             stage, run = tags.owner(tag_items)
-            ok = (self.run is None or run == self.run) and (self.stage is None or stage == str(self.stage))
+            ok = tags.in_run(run, self.run) and (self.stage is None or stage == str(self.stage))
             return ok, stage, run
         if self.stage is None and name and name.startswith(self.prefix()):
             return True, "", tags.run_of(name) or ""

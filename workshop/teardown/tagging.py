@@ -11,12 +11,14 @@ from .kind import Scope
 
 
 def tagged(scope: Scope) -> Iterator[tuple[str, dict[str, str]]]:
-    """(ARN, tags) of each resource tagged for the course within `scope`."""
+    """(ARN, tags) of each resource tagged for the course within `scope` (its run and that run's notebooks')."""
     pages = scope.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-        TagFilters=tags.filters(scope.run, scope.stage))
+        TagFilters=tags.filters(None, scope.stage))
     for page in pages:
         for item in page.get("ResourceTagMappingList", []):
-            yield item["ResourceARN"], tags.as_dict(item.get("Tags"))
+            found = tags.as_dict(item.get("Tags"))
+            if tags.in_run(found.get(tags.RUN_KEY), scope.run):
+                yield item["ResourceARN"], found
 
 
 def arn_service(arn: str) -> str:

@@ -85,7 +85,7 @@ class Worker:
         try:
             self.proc, self._lifeline = lambda_sandbox.spawn(task_root, handler, env, tmp)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            lambda_sandbox.remove_private_tmp(tmp)
             raise
         self.ready = False
         self.idle_since = time.monotonic()
@@ -162,7 +162,7 @@ class Worker:
                 pipe.close()
             except Exception:
                 pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        lambda_sandbox.remove_private_tmp(self.tmp)
 
 
 def _exit_error(request_id: str, what: str) -> dict:
