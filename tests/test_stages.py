@@ -86,7 +86,6 @@ def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, monke
     # no other local AWS to fall back on: every call must reach the private one (config.using), threads included
     monkeypatch.delenv("WORKSHOP_ENDPOINT", raising=False)
     monkeypatch.setattr(discover, "_embedded", None)
-    monkeypatch.setattr(discover, "AUTOSTART", False)
     assert cli.main(["capacity", "--stage", "42", "--json"]) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
     assert doc["source"] == "stage 42" and doc["max_users"] > 2
