@@ -1,6 +1,7 @@
 # Scale, baby, scale! — the targets a newcomer needs.
 #   make course   set up, then run the whole course headless (build/report.html)
-#   make test     set up, then run the test suite (notebooks included)
+#   make check    set up, then lint and the fast tests (the inner loop, under 2 minutes)
+#   make test     set up, then the whole test suite (notebooks and browser included)
 #   make lab      set up, then JupyterLab on notebooks/ with a local AWS running
 
 PYTHON ?= python3
@@ -9,16 +10,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: course test lab setup graphviz sync diagrams bench clean pin help
+.PHONY: course check test lab setup graphviz sync diagrams bench clean pin help
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# *//'
+	@sed -n '2,6p' Makefile | sed 's/^# *//'
 
 course: setup
 	$(BIN)/workshop run --jobs $(JOBS)
 
+check: setup
+	$(BIN)/ruff check workshop tests benchmarks
+	$(BIN)/python -m pytest -q -m "not slow and not notebooks and not browser"
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 lab: setup
 	$(BIN)/workshop lab
@@ -59,6 +64,7 @@ bench: setup           ## the course and pipeline benchmarks (printed figures)
 pin:                   ## record the exact versions installed in .venv
 	{ echo "# Exact versions the kit is tested with (pip install -c constraints.txt -e .[test]). Regenerate: make pin"; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^workshop'; } > constraints.txt
+	@echo "re-add the python_full_version markers for soupsieve (Debian 12's Python 3.11.2) by hand"
 
 clean:
 	rm -rf build .pytest_cache

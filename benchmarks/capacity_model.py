@@ -9,8 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import capacity_slides as slides  # noqa: E402
-from workshop import capacity  # noqa: E402
+from workshop import capacity
+
+import capacity_slides as slides
 
 users = [10 ** (i / 125) for i in range(1000)]  # 1 .. 100 million, log-spaced
 for name, topo in (("stage 1", slides.stage1()), ("stage 5", slides.stage5()), ("stage 10", slides.stage10())):

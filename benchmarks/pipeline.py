@@ -96,18 +96,18 @@ def invoke_overhead(role_arn: str) -> tuple[float, float]:
 
 def put_latency(names: dict) -> tuple[float, float]:
     """(s from put_item to the stream handler's START log line, s to the event found in S3), idle pipeline."""
-    from workshop import aws, load
+    from workshop import aws, pipeline_load
 
     event_id = f"latency-{uuid.uuid4().hex}"
     s3, logs, ddb = aws.client("s3"), aws.client("logs"), aws.client("dynamodb")  # made before the clock starts
-    reader = load.S3Events(s3, names["bucket"])
+    reader = pipeline_load.S3Events(s3, names["bucket"])
     reader.refresh()
     time.sleep(0.5)
     started_ms = int(time.time() * 1000)
     t = time.monotonic()
     ddb.put_item(TableName=names["table"], Item={
         "eventId": {"S": event_id}, "userId": {"S": "latency"}, "value": {"N": "1"}})
-    load.wait_in_s3(s3, names["bucket"], {event_id}, timeout_s=30, events=reader)
+    pipeline_load.wait_in_s3(s3, names["bucket"], {event_id}, timeout_s=30, events=reader)
     in_s3 = time.monotonic() - t
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{names['forward']}", startTime=started_ms)["events"]
     starts = [e["timestamp"] for e in events if e["message"].startswith("START")]
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     proc, endpoint = start_local_aws(home)
     os.environ["WORKSHOP_ENDPOINT"] = endpoint
     try:
-        from workshop import aws, load
+        from workshop import aws, pipeline_load
         from workshop.notebook import StageContext
         from workshop.stages import get
         from workshop.stages import s09_serverless_pipeline as s09
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         print(f"(c) invoke round trip, no-op handler: warm {warm:.1f} ms (median of 100), "
               f"cold {cold:.0f} ms (median of 3); cold/warm = {cold / warm:.0f}x", flush=True)
 
-        load.run(deployed["url"], 2 * args.concurrency, args.concurrency, aws.client("s3"), names["bucket"],
+        pipeline_load.run(deployed["url"], 2 * args.concurrency, args.concurrency, aws.client("s3"), names["bucket"],
                  wait_s=30, progress=False)  # warm the workers, as a running service would be
         trials = [put_latency(names) for _ in range(5)]
         to_start = statistics.median(t[0] for t in trials)
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
               f"(idle pipeline, median of 5)", flush=True)
 
         cpu0 = server_cpu_s(proc.pid)
-        result = load.run(deployed["url"], args.events, args.concurrency, aws.client("s3"), names["bucket"],
+        result = pipeline_load.run(deployed["url"], args.events, args.concurrency, aws.client("s3"), names["bucket"],
                           wait_s=300, progress=sys.stderr.isatty())
         e2e_cpu_ms = (server_cpu_s(proc.pid) - cpu0) / max(1, result.accepted) * 1000
         e2e = result.end_to_end_rate

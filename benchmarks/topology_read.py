@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workshop import notebook, topology  # noqa: E402
-from workshop.localaws import discover  # noqa: E402
-from workshop.stages import infra  # noqa: E402
+from workshop import notebook, topology
+from workshop.localaws import discover
+from workshop.stages import infra
 
 
 def _time(fn) -> float:

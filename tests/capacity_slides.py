@@ -1,7 +1,6 @@
 """Topologies drawn from the talk's slides, for testing the capacity model without a build."""
 
-from workshop.topology import (AutoScalingGroup, Cache, Database, Distribution, Instance, LoadBalancer, Table,
-                               Topology)
+from workshop.topology import AutoScalingGroup, Cache, Database, Distribution, Instance, LoadBalancer, Table, Topology
 
 A, B = "us-east-1a", "us-east-1b"
 

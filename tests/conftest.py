@@ -38,3 +38,48 @@ def _kernel_target_per_test():
     previous = config.use(None)
     yield
     config.use(previous)
+
+
+# --- no kit process outlives the suite -------------------------------------------------------
+
+def _kit_processes() -> dict[int, str]:
+    """Every local AWS server and Lambda worker on this machine: {pid: command line}."""
+    found = {}
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        line = " ".join(a.decode(errors="replace") for a in argv if a)
+        if "-m workshop.localaws" in line or "lambda_worker.py" in line:
+            found[int(entry.name)] = line
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config._kit_processes_before = set(_kit_processes())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite's last check: every local AWS and Lambda worker it started is gone once it ends
+    (the embedded local AWS is stopped first; what it started gets a few seconds to go)."""
+    import time
+
+    from workshop.localaws import discover
+
+    if discover.embedded() is not None:
+        discover.embedded().stop()
+    before = getattr(session.config, "_kit_processes_before", set())
+    deadline = time.monotonic() + 10
+    while True:
+        left = {pid: line for pid, line in _kit_processes().items() if pid not in before}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if left:
+        lines = "\n".join(f"  pid {pid}: {line[:160]}" for pid, line in sorted(left.items()))
+        print(f"\nFAILED: {len(left)} kit process(es) the suite started are still running:\n{lines}")
+        session.exitstatus = 1

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from workshop import apigateway, aws
+from workshop import aws, invoke_urls
 
 from pipeline_helpers import function, log_text
 
@@ -66,7 +66,7 @@ def _call(url: str, method: str = "GET", body: bytes | None = None, headers: dic
 def echo_api():
     fn = function(ECHO)
     api = _api([("/items/{id}", "GET"), ("/items", "POST"), ("/files/{proxy+}", "ANY")], fn)
-    return fn, apigateway.stage_url(api, "prod")
+    return fn, invoke_urls.stage_url(api, "prod")
 
 
 def test_routes_by_path_and_method_and_sends_the_v1_proxy_event(echo_api):
@@ -142,7 +142,7 @@ def test_the_validator_rejects_bad_bodies_before_any_lambda_runs():
                   "    return {'statusCode': 200, 'body': '{}'}\n", env={"T": table})
     schema = {"type": "object", "required": ["userId", "value"],
               "properties": {"userId": {"type": "string"}, "value": {"type": "number"}}}
-    url = apigateway.stage_url(_api([("/logger", "POST")], fn, schema), "prod") + "/logger"
+    url = invoke_urls.stage_url(_api([("/logger", "POST")], fn, schema), "prod") + "/logger"
     for bad in (b'{"userId": "u1"}', b'{"userId": "u1", "value": "x"}', b'{"userId": 5, "value": 1}', b"{not json", b""):
         status, _, text = _call(url, "POST", bad, {"Content-Type": "application/json"})
         assert (status, json.loads(text)) == (400, {"message": "Invalid request body"}), bad
@@ -152,9 +152,9 @@ def test_the_validator_rejects_bad_bodies_before_any_lambda_runs():
 
 
 def test_invoke_urls_lists_every_deployed_stage(echo_api):
-    """apigateway.invoke_urls() gives each deployed stage's URL in the local scheme."""
+    """invoke_urls.invoke_urls() gives each deployed stage's URL in the local scheme."""
     _, base = echo_api
-    urls = [u["url"] for u in apigateway.invoke_urls()]
+    urls = [u["url"] for u in invoke_urls.invoke_urls()]
     assert base in urls
     assert base.startswith(aws.endpoint() + "/execute-api/") and base.endswith("/prod")
 
@@ -163,4 +163,4 @@ def test_on_a_real_account_the_invoke_url_is_aws_s(monkeypatch):
     """On the aws target the URL is AWS's execute-api host for the region (no call is made to build it)."""
     monkeypatch.setenv("WORKSHOP_TARGET", "aws")
     monkeypatch.setenv("WORKSHOP_REGION", "eu-west-1")
-    assert apigateway.stage_url("abc123", "prod") == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    assert invoke_urls.stage_url("abc123", "prod") == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"

@@ -16,6 +16,8 @@ from workshop.errors import NotOptedIn
 
 from course_resources import create_all
 
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
+
 ACCOUNT = "123456789012"  # the local AWS's STS answers with moto's account
 REAL_SESSION = boto3.Session
 

@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
-import capacity_slides as slides
 from workshop import capacity, stages
 from workshop.capacity import assumptions, instance_types
 from workshop.errors import BadInput
 from workshop.topology import Cache, Database, Instance, Topology
+
+import capacity_slides as slides
 
 # The talk's claims (storyline.md, "Figures to reproduce"): (low, high) for max users. The stages
 # declare them (Stage.band); this table is the storyline's, to check the declarations against.

@@ -172,8 +172,8 @@ def test_a_chunked_body_is_capped_while_reading(door):
     piece = b"x" * (1024 * 1024)
     chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
     with socket.create_connection(("127.0.0.1", door.port), timeout=10) as s:
-        s.sendall("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-                  "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode())
+        s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
         sent = 0
         try:
             for _ in range(40):  # 40 MB offered, 10 MB allowed

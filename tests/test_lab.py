@@ -12,7 +12,11 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from workshop import config
+
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
 
 
 def _free_port() -> int:

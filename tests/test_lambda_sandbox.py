@@ -20,6 +20,8 @@ from workshop.localaws import lambda_sandbox, process
 
 from pipeline_helpers import function, invoke, wait_for
 
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
+
 SECRET_NAME = "WORKSHOP_TEST_SERVER_SECRET"
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 
@@ -53,6 +55,7 @@ def handler(event, context):
 #: each /proc/<pid>/environ directly and through a child process (`cat`)
 ANCESTORS = """
 import os, subprocess
+
 def handler(event, context):
     secret, seen, pid = event["secret"].encode(), [], os.getppid()
     while pid > 1:
@@ -148,7 +151,7 @@ def test_no_ancestor_of_a_worker_exposes_the_servers_environment(secret_server):
 @pytest.mark.usefixtures("local_aws")
 def test_home_and_cwd_are_a_private_writable_folder_removed_with_the_worker():
     """HOME, the working directory and TMPDIR are one fresh 0700 folder per worker, not the learner's home, gone with the worker."""
-    from workshop.localaws.ext import lambda_runtime
+    from workshop.localaws.ext import lambda_execution
 
     source = ("import os, tempfile\ndef handler(event, context):\n"
               "    open(os.path.expanduser('~/note'), 'w').write('x')\n"
@@ -162,7 +165,7 @@ def test_home_and_cwd_are_a_private_writable_folder_removed_with_the_worker():
     from workshop import aws
 
     aws.client("lambda").delete_function(FunctionName=first)
-    lambda_runtime.runtime().reap()
+    lambda_execution.runtime().reap()
     assert wait_for(lambda: not Path(home).exists(), timeout=5)
 
 
@@ -183,9 +186,9 @@ def test_a_child_process_dies_when_its_worker_is_killed_for_a_timeout(tmp_path):
 @pytest.mark.usefixtures("local_aws")
 def test_stopping_the_runtime_kills_busy_workers_and_their_children(tmp_path):
     """`workshop down` or a server stop kills a worker busy in a long handler, and what it started."""
-    from workshop.localaws.ext import lambda_runtime
+    from workshop.localaws.ext import lambda_execution
 
-    rt = lambda_runtime.Runtime()  # a runtime of its own: stopping it leaves the session's alone
+    rt = lambda_execution.Runtime()  # a runtime of its own: stopping it leaves the session's alone
     pids_file = tmp_path / "pids.json"
     name = function(SPAWNER, timeout=300)
     call = threading.Thread(target=rt.invoke, args=(rt.find(name, "us-east-1"), json.dumps({"pids": str(pids_file)})),

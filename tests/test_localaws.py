@@ -72,6 +72,7 @@ def test_background_workers_run_until_stop():
     assert count >= 3 and len(calls) == count
 
 
+@pytest.mark.slow
 def test_up_status_down_in_a_background_process(own_home):
     """`workshop up` serves the AWS API from its own process, status finds it, down stops it."""
     from workshop.commands import status
@@ -96,6 +97,7 @@ def test_busy_requested_port_for_up_says_so(own_home):
     assert discover.running() is None
 
 
+@pytest.mark.slow
 def test_state_survives_the_client_that_created_it(own_home):
     """Resources created through one process are seen by another client (the server owns the state)."""
     state = process.up()
@@ -152,6 +154,7 @@ def test_records_prefer_the_default_port_then_the_newest(own_home):
     assert [r["port"] for r in discover.records()] == [discover.DEFAULT_PORT, 5002, 5001]
 
 
+@pytest.mark.slow
 def test_a_pid_is_the_kit_server_only_with_its_start_time_and_command_line(own_home):
     """A record matches a process only if its recorded start time and the local AWS's command line both do."""
     state = process.up()
@@ -175,6 +178,7 @@ def test_down_removes_a_stale_record_and_signals_nothing(own_home):
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_a_spawned_server_exits_when_its_owner_dies(tmp_path):
     """`spawn(owner_pid=N)` from another process than N: the owner watch stops the server soon after N dies."""
     owner = subprocess.Popen(["sleep", "60"])
@@ -188,6 +192,7 @@ def test_a_spawned_server_exits_when_its_owner_dies(tmp_path):
         process.stop(proc)
 
 
+@pytest.mark.slow
 def test_a_server_spawned_from_a_worker_thread_outlives_that_thread(tmp_path):
     """The owner is the process, not the thread that spawned: the server keeps answering after that thread ends."""
     import threading
@@ -204,6 +209,7 @@ def test_a_server_spawned_from_a_worker_thread_outlives_that_thread(tmp_path):
         process.stop(out["proc"])
 
 
+@pytest.mark.slow
 def test_up_replaces_a_stale_record_and_says_so(own_home):
     """`up` with a record naming a process that is not the local AWS: says it removed the record, starts a new one."""
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -262,8 +268,9 @@ def test_a_moto_outside_the_tested_range_is_refused_at_start(monkeypatch, versio
 def test_the_tested_moto_range_is_the_one_pyproject_declares():
     """TESTED_MOTO is pyproject.toml's moto range, and the installed moto is inside it."""
     import re
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from workshop.localaws.server import TESTED_MOTO, check_moto
 

@@ -10,6 +10,8 @@ import pytest
 from workshop import cli, report, runner, stages
 from workshop.errors import BadInput
 
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
+
 
 def _notebook(path, *cells, run_id="demo"):
     nb = nbformat.v4.new_notebook()

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from workshop import checks, exercises, lambda_runtimes
+from workshop import behaviour, exercises, lambda_runtimes
 from workshop.notebook import StageContext
 from workshop.stages import get
 from workshop.stages import s09_serverless_pipeline as s09
@@ -73,5 +73,5 @@ def test_the_stage_stands_alone_and_builds_idempotently_then_passes_its_checks(l
     assert len(apis) == 1
     mappings = aws.client("lambda").list_event_source_mappings(FunctionName=n["forward"])["EventSourceMappings"]
     assert len(mappings) == 1
-    results = checks.run(ctx)
+    results = behaviour.run(ctx)
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]

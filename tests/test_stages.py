@@ -96,8 +96,9 @@ def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, monke
 @pytest.mark.parametrize("number, band", [(1, {"low": 200, "high": 9_999, "slide": "3", "holds": True}), (2, None)])
 def test_capacity_reports_the_band_a_stage_declares(monkeypatch, number, band):
     """`capacity --stage N` carries the stage's band and whether the model lands in it; null where the talk gives none."""
-    import capacity_slides
     from workshop.commands import capacity as command
+
+    import capacity_slides
 
     monkeypatch.setattr(command, "stage_topology", lambda n: capacity_slides.stage1())
     doc = command.measure(number)

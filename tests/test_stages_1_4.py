@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
-from workshop import checks, notebook, stages
+from workshop import behaviour, notebook, stages
 from workshop.errors import BadInput
+
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
 
 
 def _ctx(stage: int, run: str):
@@ -28,7 +30,7 @@ def _inventory(run: str) -> list:
 
 
 def _results(stage: int, ctx) -> dict:
-    return {r.name: r for r in checks.run(ctx)}
+    return {r.name: r for r in behaviour.run(ctx)}
 
 
 def _build(stage: int, run: str):
@@ -170,7 +172,8 @@ def test_stage3_database_open_to_an_address_range_fails_its_check(local_aws):
 
 def test_stage3_web_not_configured_with_the_endpoint_fails_its_check(local_aws):
     """A web instance whose endpoint tag is wrong fails web-config, naming the expected endpoint."""
-    from workshop.stages import infra, s03_web_and_database as s03
+    from workshop.stages import infra
+    from workshop.stages import s03_web_and_database as s03
 
     run = _run()
     ctx = _build(3, run)
@@ -187,7 +190,7 @@ def test_stage3_bad_db_class_is_refused_before_anything_is_created(local_aws):
     from workshop.stages import s03_web_and_database as s03
 
     run = _run()
-    ctx = _build(1, run)
+    _build(1, run)
     before = _inventory(run)
     with pytest.raises(BadInput, match="not an RDS instance class"):
         s03.build(_ctx(3, run), db_instance_class="m5.large")
@@ -214,7 +217,8 @@ def test_stage4_one_az_down_is_degraded_and_both_down_fails(stage4):
 
 def test_stage4_forced_failover_swaps_azs_and_the_check_still_passes(stage4):
     """A forced failover from outside the kit's helpers swaps primary and standby; multi-az still passes."""
-    from workshop.stages import infra, s03_web_and_database as s03
+    from workshop.stages import infra
+    from workshop.stages import s03_web_and_database as s03
 
     run, ctx = stage4
     before = s03.find_db(ctx)
@@ -229,7 +233,8 @@ def test_stage4_forced_failover_swaps_azs_and_the_check_still_passes(stage4):
 
 def test_stage4_single_az_database_fails_its_check(local_aws):
     """A database left single-AZ fails multi-az with the call that fixes it."""
-    from workshop.stages import infra, s03_web_and_database as s03
+    from workshop.stages import infra
+    from workshop.stages import s03_web_and_database as s03
 
     run = _run()
     ctx = _build(4, run)

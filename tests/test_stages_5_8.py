@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
+
 RUN = "t58"
 
 
@@ -45,16 +47,17 @@ def stage5(local_aws):
 
 def test_stage5_checks_pass_once_built(stage5):
     """A built stage 5 passes every check: 8 web instances 4 per AZ, 4 replicas over both AZs, endpoints."""
-    from workshop import checks
+    from workshop import behaviour
 
-    results = checks.run(stage5)
-    assert all(r.ok for r in results), checks.format_results(results)
+    results = behaviour.run(stage5)
+    assert all(r.ok for r in results), behaviour.format_results(results)
     assert "us-east-1a: 4, us-east-1b: 4" in results[0].message
 
 
 def test_stage5_spread_fails_when_an_instance_stops(stage5):
     """Stopping one web instance makes the spread check name the uneven AZ counts."""
-    from workshop.stages import infra, s05_users_100k as s05
+    from workshop.stages import infra
+    from workshop.stages import s05_users_100k as s05
 
     ec2 = infra.client(stage5, "ec2")
     victim = s05.extra_web_ids(stage5)[0]
@@ -82,7 +85,8 @@ def test_stage5_replicas_fail_when_one_is_deleted_and_build_restores_it(stage5):
 
 def test_stage5_endpoints_fail_when_the_writer_points_elsewhere(stage5):
     """A writer record that does not lead to the primary fails the endpoints check."""
-    from workshop.stages import infra, s05_users_100k as s05
+    from workshop.stages import infra
+    from workshop.stages import s05_users_100k as s05
 
     infra.client(stage5, "route53").change_resource_record_sets(HostedZoneId=infra.find_zone(stage5), ChangeBatch={
         "Changes": [{"Action": "UPSERT", "ResourceRecordSet": {"Name": s05.writer_name(stage5), "Type": "CNAME",
@@ -108,7 +112,8 @@ def test_stage5_bad_counts_are_refused_before_anything_is_created(stage5):
 
 def test_stage5_reader_exercise_says_what_is_missing(stage5):
     """The reader-endpoint exercise accepts the weighted records and names what a wrong answer lacks."""
-    from workshop.stages import s05_users_100k as s05, webtier
+    from workshop.stages import s05_users_100k as s05
+    from workshop.stages import webtier
 
     replicas = webtier.replicas_of(stage5, webtier.find_primary_db(stage5)["DBInstanceIdentifier"])
     namespace = {"ws": stage5, "replicas": replicas}
@@ -129,15 +134,16 @@ def stage6(stage5):
 
 def test_stage6_checks_pass_once_built(stage6):
     """A built stage 6 passes: two origins with OAC, routing, www, assets, a session round trip, Redis over two AZs."""
-    from workshop import checks
+    from workshop import behaviour
 
-    results = checks.run(stage6)
-    assert all(r.ok for r in results), checks.format_results(results)
+    results = behaviour.run(stage6)
+    assert all(r.ok for r in results), behaviour.format_results(results)
 
 
 def test_stage6_routing_fails_without_the_static_behaviour(stage6):
     """Removing the /static/* behaviour sends static files to the load balancer, and the routing check says so."""
-    from workshop.stages import infra, s06_shift_load as s06
+    from workshop.stages import infra
+    from workshop.stages import s06_shift_load as s06
 
     cf = infra.client(stage6, "cloudfront")
     dist_id = s06.find_distribution(stage6)["Id"]
@@ -158,7 +164,8 @@ def test_stage6_routing_fails_without_the_static_behaviour(stage6):
 
 def test_stage6_assets_fail_when_a_file_is_missing(stage6):
     """A static file missing from the bucket fails the assets check; building again uploads it."""
-    from workshop.stages import infra, s06_shift_load as s06
+    from workshop.stages import infra
+    from workshop.stages import s06_shift_load as s06
 
     infra.client(stage6, "s3").delete_object(Bucket=s06.bucket_name(stage6), Key="static/css/site.css")
     result = _result(6, "assets")
@@ -258,7 +265,8 @@ def test_stage7_simulated_day_scales_out_and_in_within_bounds(stage7):
 
 def test_stage7_group_fails_when_detached_from_the_target_group(stage7):
     """A group detached from the load balancer's target group fails the group check."""
-    from workshop.stages import infra, s07_auto_scaling as s07, webtier
+    from workshop.stages import infra, webtier
+    from workshop.stages import s07_auto_scaling as s07
 
     asg = infra.client(stage7, "autoscaling")
     tg = webtier.find_target_group(stage7)["TargetGroupArn"]
@@ -273,7 +281,8 @@ def test_stage7_group_fails_when_detached_from_the_target_group(stage7):
 
 def test_stage7_terminated_instance_is_replaced(stage7):
     """Terminating one of the group's instances brings a replacement, registered in the target group."""
-    from workshop.stages import infra, s07_auto_scaling as s07, webtier
+    from workshop.stages import infra, webtier
+    from workshop.stages import s07_auto_scaling as s07
 
     group = s07.find_group(stage7)
     victim = group["Instances"][0]["InstanceId"]
@@ -306,17 +315,18 @@ def stage8(stage7):
 
 def test_stage8_matches_slide_20(stage8):
     """The live account holds every component of slide 20, and the live diagram matches the target."""
-    from workshop import checks, stages, topology
+    from workshop import behaviour, stages, topology
 
-    results = checks.run(stage8)
-    assert all(r.ok for r in results), checks.format_results(results)
+    results = behaviour.run(stage8)
+    assert all(r.ok for r in results), behaviour.format_results(results)
     live = topology.live_architecture(topology.read(RUN))
     assert stages.get(8).architecture.diff(live).matches, str(stages.get(8).architecture.diff(live))
 
 
 def test_stage8_fails_when_the_web_tier_shrinks(stage8):
     """With the group back at its minimum, slide 20's three web instances per AZ are missing, and the checks say so."""
-    from workshop.stages import infra, s07_auto_scaling as s07
+    from workshop.stages import infra
+    from workshop.stages import s07_auto_scaling as s07
 
     infra.client(stage8, "autoscaling").set_desired_capacity(AutoScalingGroupName=s07.group_name(stage8), DesiredCapacity=2)
     web = _result(8, "web-tier")

@@ -8,6 +8,8 @@ from workshop import aws, cli, teardown, waits
 
 from course_resources import create_all
 
+pytestmark = pytest.mark.slow  # builds stages or starts processes: make test, not make check
+
 
 def _by_kind(resources):
     out = {}

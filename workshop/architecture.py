@@ -84,7 +84,7 @@ class Architecture:
         """A count of (kind, group labels) pairs: what `diff` compares."""
         return Counter((n.kind, self.group_path(n) if by_group else ()) for n in self.nodes)
 
-    def diff(self, live: "Architecture", by_group: bool = True) -> Diff:
+    def diff(self, live: Architecture, by_group: bool = True) -> Diff:
         """What `live` lacks (missing) and adds (extra) compared with this target."""
         want, have = self.inventory(by_group), live.inventory(by_group)
         return Diff(tuple(_describe(want - have)), tuple(_describe(have - want)))

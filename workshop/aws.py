@@ -53,7 +53,7 @@ OPT_IN_HELP = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _isolated_session(region: str) -> boto3.Session:
     """A boto3 session that reads nothing from the environment or ~/.aws (one per region, reused:
     a shared session keeps the parsed service models, so a new client costs ~10 ms, not ~300)."""

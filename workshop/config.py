@@ -51,7 +51,7 @@ class Target:
     def is_local(self) -> bool:
         return self.kind == "local"
 
-    def replace(self, **changes) -> "Target":
+    def replace(self, **changes) -> Target:
         """A copy with some fields changed, validated like a new one."""
         fields = dataclasses.asdict(self)
         fields.update(changes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import aws, checks, config, diagram, stages, tags
+from . import aws, behaviour, config, diagram, stages, tags
 from .architecture import Architecture
 from .errors import WorkshopError
 
@@ -22,7 +22,7 @@ class StageContext:
 
     @classmethod
     def of(cls, stage: stages.Stage | int | str, run_id: str | None = None, region: str | None = None,
-           target: config.Target | None = None) -> "StageContext":
+           target: config.Target | None = None) -> StageContext:
         """A context for `stage` on `target` (default: the current one), with its run id or region changed."""
         t = target or config.current()
         changes = {k: v for k, v in (("run_id", run_id), ("region", region)) if v and v != getattr(t, k)}
@@ -68,7 +68,7 @@ class StageContext:
     def show(self, arch: Architecture) -> None:
         diagram.show(arch)
 
-    def for_stage(self, number: int) -> "StageContext":
+    def for_stage(self, number: int) -> StageContext:
         """A context for another stage of the same run (its names and tags)."""
         return StageContext(stages.get(number), self.target)
 
@@ -92,8 +92,8 @@ class StageContext:
 
     def verify(self) -> list[stages.CheckResult]:
         """Run the stage's behaviour checks, one line each; raise a WorkshopError if any failed."""
-        results = checks.run(self)
-        print(checks.format_results(results))
+        results = behaviour.run(self)
+        print(behaviour.format_results(results))
         failed = [r for r in results if not r.ok]
         if failed:
             raise WorkshopError(f"{len(failed)} check(s) failed for stage {self.stage.number}: {failed[0].message}")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import config
 
@@ -30,7 +31,7 @@ class Exercise:
     name: str
     stage: int
     variable: str  # the name the answer is bound to in the notebook
-    checker: Callable[[Any, dict], "str | None"]  # None when right, else "expected …, found …"
+    checker: Callable[[Any, dict], str | None]  # None when right, else "expected …, found …"
     hint: str
 
 

@@ -285,7 +285,7 @@ class _LocalAWSForRun:
         self._server = None
         self._tmp: tempfile.TemporaryDirectory | None = None
 
-    def __enter__(self) -> "_LocalAWSForRun":
+    def __enter__(self) -> _LocalAWSForRun:
         if not self.target.is_local:
             return self
         from .localaws import discover, process

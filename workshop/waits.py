@@ -18,8 +18,9 @@ capped (`LOCAL_TIMEOUT_S`) so an emulator that never changes state cannot hang a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import config
 from .errors import WorkshopError

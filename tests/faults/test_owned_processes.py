@@ -21,7 +21,7 @@ import pytest
 from workshop import config
 from workshop.localaws import discover, pids
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="scans /proc")
+pytestmark = [pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="scans /proc"), pytest.mark.slow]
 
 OWNER = """
 import sys, time

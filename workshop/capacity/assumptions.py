@@ -8,12 +8,13 @@ published defaults, taken from `quotas.py` with the page they come from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from ..errors import BadInput
-from .quotas import QUOTAS, value as _q
+from .quotas import QUOTAS
+from .quotas import value as _q
 
 
 @dataclass(frozen=True)

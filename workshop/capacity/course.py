@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import Iterable
 
 from ..errors import BadInput
 from ..topology import Topology

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from ..errors import BadInput
 from ..topology import Topology

@@ -7,9 +7,9 @@ Quotas change and many can be raised on request: check the page before quoting a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import ipywidgets as w
 

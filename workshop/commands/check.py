@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from .. import checks
+from .. import behaviour
 from ..context import StageContext
 
 NAME = "check"
@@ -20,9 +20,9 @@ def add_arguments(parser):
 
 def run(args) -> int:
     ctx = StageContext.of(args.stage, run_id=args.run)
-    results = checks.run(ctx)
+    results = behaviour.run(ctx)
     if args.json:
         print(json.dumps({"stage": ctx.stage.number, "run": ctx.run_id, "checks": [asdict(r) for r in results]}, indent=2))
     else:
-        print(checks.format_results(results))
+        print(behaviour.format_results(results))
     return 0 if all(r.ok for r in results) else 1

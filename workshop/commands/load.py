@@ -18,7 +18,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from .. import load
+    from .. import pipeline_load
     from ..context import StageContext
     from ..errors import BadInput
 
@@ -29,7 +29,7 @@ def run(args) -> int:
 
     bucket = args.bucket or names(ctx)["bucket"]
     s3 = ctx.client("s3")
-    result = load.run(args.url, args.events, args.concurrency, s3, bucket, wait_s=args.wait, seed=args.seed)
+    result = pipeline_load.run(args.url, args.events, args.concurrency, s3, bucket, wait_s=args.wait, seed=args.seed)
     if result.stopped:
         print(f"workshop: the pipeline stopped answering after {result.sent} events ({result.stopped}); "
               f"confirmed: {result.accepted} accepted, {result.delivered} found in s3://{bucket}")

@@ -42,11 +42,11 @@ def collect() -> dict:
 
 def _invoke_urls() -> list[dict]:
     try:
-        from .. import apigateway
+        from .. import invoke_urls
     except ImportError:
         return []
     out = []
-    for u in apigateway.invoke_urls():
+    for u in invoke_urls.invoke_urls():
         for path, info in (u.get("resources") or {"/": {"url": u["url"], "methods": []}}).items():
             out.append({"api_id": u["api_id"], "name": u["name"], "stage": u["stage"], "path": path,
                         "methods": info["methods"], "invoke_url": info["url"]})

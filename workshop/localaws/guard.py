@@ -173,7 +173,7 @@ def _read(stream, size: int) -> bytes:
     try:
         return stream.read(size)
     except TimeoutError:
-        raise Refused(408, "RequestTimeout", "The client stopped sending the request body", "RequestTimeoutException")
+        raise Refused(408, "RequestTimeout", "The client stopped sending the request body", "RequestTimeoutException") from None
     except OSError as exc:  # werkzeug's DechunkedInput: a broken chunk header or terminator
         raise Refused(400, "InvalidRequest", f"Malformed chunked body: {exc}", "SerializationException") from None
 

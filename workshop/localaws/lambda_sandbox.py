@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import shutil
 import tempfile
 from pathlib import Path
 

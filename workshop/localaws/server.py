@@ -34,20 +34,20 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
-from werkzeug.serving import make_server  # noqa: E402
-from werkzeug.wrappers import Request, Response  # noqa: E402
-
-from ..errors import WorkshopError  # noqa: E402
-from . import guard  # noqa: E402
+from ..errors import WorkshopError
+from . import guard
 
 log = logging.getLogger("workshop.localaws")
 
-Handler = Callable[[Request, "re.Match[str] | None"], Optional[Response]]
+Handler = Callable[[Request, "re.Match[str] | None"], Response | None]
 
 
 class PortBusy(WorkshopError):
@@ -92,7 +92,7 @@ def check_moto() -> str:
 @dataclass
 class _Route:
     method: str | None
-    pattern: "re.Pattern[str] | None"
+    pattern: re.Pattern[str] | None
     predicate: Callable[[Request], bool] | None
     handler: Handler
 
@@ -135,7 +135,7 @@ class SignedScope(NamedTuple):
 _CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9.-]+)/")
 
 
-def _credential(request: Request) -> "re.Match[str] | None":
+def _credential(request: Request) -> re.Match[str] | None:
     m = _CREDENTIAL.search(request.headers.get("Authorization", ""))
     if m is None and request.args.get("X-Amz-Credential"):
         m = _CREDENTIAL.search("Credential=" + request.args["X-Amz-Credential"])
@@ -168,7 +168,7 @@ def signed_account(request: Request) -> str:
 class _Dispatcher:
     """WSGI app: the door (`guard`) first, then the kit's routes, then moto; after-hooks once moto answered."""
 
-    def __init__(self, moto_app, server: "LocalAWS"):
+    def __init__(self, moto_app, server: LocalAWS):
         self.moto_app = moto_app
         self.server = server
 
@@ -308,7 +308,7 @@ class LocalAWS:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "LocalAWS":
+    def start(self) -> LocalAWS:
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL if self.quiet else logging.ERROR)
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..architecture import Architecture
 from ..bill import Part
@@ -33,7 +33,7 @@ class CheckResult:
 @dataclass(frozen=True)
 class Check:
     name: str
-    run: Callable[["object"], CheckResult]  # called with a StageContext (workshop.notebook)
+    run: Callable[[object], CheckResult]  # called with a StageContext (workshop.notebook)
     description: str = ""
 
 
@@ -65,7 +65,7 @@ class Stage:
     checks: tuple[Check, ...] = field(default_factory=tuple)
     #: builds the stage idempotently (used by later stages' set-up and `capacity --stage`);
     #: called with a StageContext for this stage. None for stages that build nothing.
-    build: Callable[["object"], None] | None = None
+    build: Callable[[object], None] | None = None
     band: Band | None = None  # the talk's users claim as numbers; None where the talk gives none
     #: what the stage leaves running on a real account (workshop.bill parts, priced by workshop.cost)
     bill: tuple[Part, ...] = ()

@@ -25,8 +25,18 @@ from .. import bill, capacity, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
 from ..exercises import Exercise
-from . import (Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s05_users_100k,
-               s06_shift_load, webtier)
+from . import (
+    Check,
+    CheckResult,
+    Stage,
+    infra,
+    register,
+    s01_day_one,
+    s03_web_and_database,
+    s05_users_100k,
+    s06_shift_load,
+    webtier,
+)
 
 MIN_SIZE, MAX_SIZE = 2, 10
 MAX_ALLOWED = 20  # kit limit for a room of laptops on one local AWS

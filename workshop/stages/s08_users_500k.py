@@ -10,15 +10,26 @@ drawn from describe calls and diffed against the target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput, WorkshopError
 from ..exercises import Exercise
-from . import (Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s06_shift_load,
-               s07_auto_scaling, webtier)
+from . import (
+    Band,
+    Check,
+    CheckResult,
+    Stage,
+    infra,
+    register,
+    s01_day_one,
+    s03_web_and_database,
+    s06_shift_load,
+    s07_auto_scaling,
+    webtier,
+)
 
 WEB_PER_AZ = 3  # slide 20: "3 web instances (auto scaled)" in each AZ
 
@@ -54,7 +65,7 @@ def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
 @dataclass(frozen=True)
 class Component:
     name: str  # as slide 20 shows it
-    present: Callable[[topology.Topology, list[str]], "tuple[bool, str]"]  # (found?, what was found)
+    present: Callable[[topology.Topology, list[str]], tuple[bool, str]]  # (found?, what was found)
 
 
 def _web(t, azs):

@@ -294,7 +294,7 @@ def retry_role_propagation(call, attempts: int = 10):
 
 def deploy(ctx, write_source: str, forward_source: str) -> dict:
     """Create (or update) the whole pipeline, idempotently; return names, ARNs and the invoke URL."""
-    from .. import apigateway
+    from .. import invoke_urls
 
     n = names(ctx)
     arns = roles(ctx, n)
@@ -328,7 +328,7 @@ def deploy(ctx, write_source: str, forward_source: str) -> dict:
             FunctionName=n["forward"], EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=100,
             Enabled=True, BisectBatchOnFunctionError=True))
     api_id = ensure_api(ctx, apigw, lam, n, functions["write"])
-    return {"names": n, "api_id": api_id, "url": apigateway.stage_url(api_id, API_STAGE, ctx.region) + "/logger",
+    return {"names": n, "api_id": api_id, "url": invoke_urls.stage_url(api_id, API_STAGE, ctx.region) + "/logger",
             "stream_arn": stream_arn}
 
 
@@ -395,10 +395,10 @@ def build(ctx) -> None:
 
 def invoke_url(ctx) -> str | None:
     """The stage's POST URL (…/prod/logger), or None when its API is not deployed."""
-    from .. import apigateway
+    from .. import invoke_urls
 
     n = names(ctx)
-    for u in apigateway.invoke_urls(ctx.region):
+    for u in invoke_urls.invoke_urls(ctx.region):
         if u["name"] == n["api"] and u["stage"] == API_STAGE:
             return u["url"] + "/logger"
     return None
@@ -420,7 +420,7 @@ def post(url: str, body: bytes | str, timeout: float = 30) -> tuple[int, dict | 
 
 
 def _end_to_end(ctx) -> CheckResult:
-    from .. import load
+    from .. import pipeline_load
 
     url = invoke_url(ctx)
     if url is None:
@@ -428,7 +428,7 @@ def _end_to_end(ctx) -> CheckResult:
     status, reply = post(url, json.dumps({"userId": "check", "value": 1}))
     if status != 200 or not isinstance(reply, dict) or "eventId" not in reply:
         return CheckResult("post-to-s3", False, f"expected 200 with an eventId from POST {url}, found {status} {reply}")
-    found = load.wait_in_s3(ctx.client("s3"), names(ctx)["bucket"], {reply["eventId"]},
+    found = pipeline_load.wait_in_s3(ctx.client("s3"), names(ctx)["bucket"], {reply["eventId"]},
                             timeout_s=20 if ctx.is_local else 180, progress=not ctx.is_local)
     ok = found.get(reply["eventId"], 0) >= 1
     return CheckResult("post-to-s3", ok, f"an event POSTed to {url} reached s3://{names(ctx)['bucket']}" if ok else

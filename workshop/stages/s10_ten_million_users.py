@@ -19,8 +19,18 @@ import zipfile
 from .. import bill, tags, topology
 from ..architecture import Architecture, Edge, Node
 from ..exercises import Exercise
-from . import (Band, Check, CheckResult, Stage, register, s01_day_one, s03_web_and_database, s06_shift_load,
-               s08_users_500k, s09_serverless_pipeline)
+from . import (
+    Band,
+    Check,
+    CheckResult,
+    Stage,
+    register,
+    s01_day_one,
+    s03_web_and_database,
+    s06_shift_load,
+    s08_users_500k,
+    s09_serverless_pipeline,
+)
 
 TARGET_USERS = 10_000_000  # the talk's claim for slide 30 ("10+ million users")
 WEB_MAX = 120  # the Auto Scaling group's ceiling: costs nothing until used

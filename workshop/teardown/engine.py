@@ -109,7 +109,7 @@ def _blocker(kind: Kind, scope: Scope, r: Resource, exc: Exception) -> Blocker:
     if kind.holder:
         try:
             holder = kind.holder(scope, r)
-        except Exception:  # noqa: BLE001 - best effort: the message still names r
+        except Exception:
             holder = ""
     held = f" is held by {holder}" if holder else f" could not be deleted ({why})"
     todo = ("delete or detach that first (it is outside what this teardown covers: not the course's, or "

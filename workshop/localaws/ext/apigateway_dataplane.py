@@ -50,7 +50,7 @@ def _find_api(api_id: str):
     """(region, moto RestAPI) for an id, looked up across the regions in use."""
     from moto.backends import get_backend
 
-    for account, regions in dict.items(get_backend("apigateway")):
+    for _account, regions in dict.items(get_backend("apigateway")):
         for region, backend in dict.items(regions):
             api = backend.apis.get(api_id)
             if api is not None:
@@ -84,7 +84,7 @@ def _route(api, path: str, method: str):
         m = regex.match(path)
         if m:
             candidates.append((rank, -len(template), resource, m.groupdict()))
-    for rank, _, resource, params in sorted(candidates, key=lambda c: (c[0], c[1])):
+    for _rank, _, resource, params in sorted(candidates, key=lambda c: (c[0], c[1])):
         chosen = resource.resource_methods.get(method) or resource.resource_methods.get("ANY")
         if chosen is not None:
             return resource, chosen, {k: unquote(v) for k, v in params.items()}
@@ -240,9 +240,9 @@ def handle(request: Request, match) -> Response:
     m = _LAMBDA_URI.search(integration.uri or "")
     if not m:
         return _json(502, {"message": "Internal server error"}, request_id)
-    from . import lambda_runtime
+    from . import lambda_execution
 
-    rt = lambda_runtime.runtime()
+    rt = lambda_execution.runtime()
     fn = rt.find(m.group("fn"), region)
     if fn is None:
         log.warning("API %s: integration names a missing function %s", api_id, m.group("fn"))

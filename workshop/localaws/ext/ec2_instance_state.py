@@ -8,6 +8,7 @@ teaches exactly that sequence, so the local AWS refuses too.
 
 from __future__ import annotations
 
+
 def _modify(original):
     def modify_instance_attribute(self, instance_id, key, value):
         from moto.ec2.exceptions import EC2ClientError

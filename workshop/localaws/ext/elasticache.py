@@ -52,7 +52,7 @@ def _nodes(cluster, az: str, address: str, count: int = 1) -> list[dict]:
     } for i in range(count)]
 
 
-def _new_cluster(backend, **given) -> "ecm.CacheCluster":
+def _new_cluster(backend, **given) -> ecm.CacheCluster:
     params = {name: None for name in inspect.signature(ecm.CacheCluster.__init__).parameters if name != "self"}
     params.update(account_id=backend.account_id, region_name=backend.region_name,
                   log_delivery_configurations=[], **given)

@@ -19,6 +19,7 @@ that probes the web server over HTTP is out of scope: nothing listens on a local
 
 from __future__ import annotations
 
+
 def _health_for(original):
     def health_for(self, target, ec2_backend):
         from moto.elbv2.models import FakeHealthStatus

@@ -98,7 +98,7 @@ def _mappings():
     """Every DynamoDB-stream mapping in the local AWS: (region, moto EventSourceMapping)."""
     from moto.backends import get_backend
 
-    for account, regions in dict.items(get_backend("lambda")):
+    for _account, regions in dict.items(get_backend("lambda")):
         for region, backend in dict.items(regions):
             for esm in list(backend._event_source_mappings.values()):
                 if ":dynamodb:" in esm.event_source_arn and "/stream/" in esm.event_source_arn:
@@ -162,7 +162,7 @@ def _cursor_for(esm, region: str) -> _Cursor | None:
 
 def _process(esm, region: str, cursor: _Cursor) -> bool:
     """Deliver (or retry) one batch of one mapping; True when something was attempted."""
-    from . import lambda_runtime
+    from . import lambda_execution
 
     now = time.monotonic()
     if now < cursor.not_before:
@@ -184,7 +184,7 @@ def _process(esm, region: str, cursor: _Cursor) -> bool:
         cursor.batch_end = end
     start, end, attempts = cursor.pending[0]
     records = [_record(r, region, cursor.stream_arn) for r in items[start:end]]
-    rt = lambda_runtime.runtime()
+    rt = lambda_execution.runtime()
     fn = rt.find(esm.function_arn, region)
     if fn is None:
         cursor.last_result = "PROBLEM: Function not found"

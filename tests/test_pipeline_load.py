@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from workshop import aws, cli, load
+from workshop import aws, cli, pipeline_load
 from workshop.localaws.server import LocalAWS, wait_until_answering
 from workshop.notebook import StageContext
 from workshop.stages import get
@@ -25,7 +25,7 @@ def pipeline():
 
 def test_every_accepted_event_is_found_in_s3_once(pipeline):
     """A load run of 60 events over 6 threads: all accepted, all delivered, none lost, latencies measured."""
-    result = load.run(pipeline["url"], 60, 6, aws.client("s3"), pipeline["names"]["bucket"], wait_s=30,
+    result = pipeline_load.run(pipeline["url"], 60, 6, aws.client("s3"), pipeline["names"]["bucket"], wait_s=30,
                       seed=1, progress=False)
     assert (result.sent, result.accepted, result.delivered, result.lost) == (60, 60, 60, 0)
     assert result.stopped is None and len(result.latencies_ms) == 60
@@ -40,7 +40,7 @@ def test_duplicate_copies_count_once_and_are_reported():
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="events/a", Body=b'{"eventId": "e1"}\n{"eventId": "e2"}\n')
     s3.put_object(Bucket=bucket, Key="events/b", Body=b'{"eventId": "e1"}\nnot json\n')
-    counts = load.wait_in_s3(s3, bucket, {"e1", "e2", "e3"}, timeout_s=0)
+    counts = pipeline_load.wait_in_s3(s3, bucket, {"e1", "e2", "e3"}, timeout_s=0)
     assert counts == {"e1": 2, "e2": 1}
 
 
@@ -49,10 +49,10 @@ def test_the_local_aws_dying_mid_load_stops_with_what_was_confirmed(pipeline):
     other = LocalAWS(port=0).start()  # shares this process's moto state, so the same API answers there
     url = pipeline["url"].replace(aws.endpoint(), other.endpoint)
     assert wait_until_answering(other.endpoint)
-    assert load.run(url, 1, 1, aws.client("s3"), pipeline["names"]["bucket"], wait_s=0, progress=False).accepted == 1
+    assert pipeline_load.run(url, 1, 1, aws.client("s3"), pipeline["names"]["bucket"], wait_s=0, progress=False).accepted == 1
     threading.Timer(1.0, other.stop).start()
     started = time.monotonic()
-    result = load.run(url, 5000, 4, aws.client("s3"), pipeline["names"]["bucket"], wait_s=30, progress=False,
+    result = pipeline_load.run(url, 5000, 4, aws.client("s3"), pipeline["names"]["bucket"], wait_s=30, progress=False,
                       timeout_s=5)
     assert result.stopped is not None and 0 < result.accepted < 5000
     assert result.delivered <= result.accepted and time.monotonic() - started < 60

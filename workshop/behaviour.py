@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .context import StageContext
 
 
-def run(ctx: "StageContext") -> list[CheckResult]:
+def run(ctx: StageContext) -> list[CheckResult]:
     """Run every check of the context's stage; a check that raises a WorkshopError counts as failed."""
     results = []
     with config.using(ctx.target):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from workshop import aws
@@ -152,12 +151,12 @@ def test_a_handler_that_exits_the_process_is_reported_and_the_next_invoke_works(
 
 def test_idle_workers_of_deleted_functions_are_stopped():
     """After delete_function, the reaper stops the function's warm worker process."""
-    from workshop.localaws.ext import lambda_runtime
+    from workshop.localaws.ext import lambda_execution
 
     name = function("import os\ndef handler(event, context):\n    return os.getpid()\n")
     pid = invoke(name)[1]
     aws.client("lambda").delete_function(FunctionName=name)
-    lambda_runtime.runtime().reap()
+    lambda_execution.runtime().reap()
     assert wait_for(lambda: not _alive(pid), timeout=5)
 
 
@@ -177,11 +176,11 @@ def _alive(pid: int) -> bool:
 
 def test_idle_warm_workers_are_capped_across_functions(monkeypatch):
     """However many functions run, at most MAX_IDLE_TOTAL warm workers stay idle (the longest-idle go first)."""
-    from workshop.localaws.ext import lambda_runtime
+    from workshop.localaws.ext import lambda_execution
 
-    monkeypatch.setattr(lambda_runtime, "MAX_IDLE_TOTAL", 2)
+    monkeypatch.setattr(lambda_execution, "MAX_IDLE_TOTAL", 2)
     names = [function("import os\ndef handler(event, context):\n    return os.getpid()\n") for _ in range(3)]
     pids = [invoke(n)[1] for n in names]
-    assert lambda_runtime.runtime().idle_workers() <= 2
+    assert lambda_execution.runtime().idle_workers() <= 2
     assert wait_for(lambda: not _alive(pids[0]), timeout=5)  # the first one idled longest
     assert invoke(names[2])[1] == pids[2]  # the most recent stays warm
