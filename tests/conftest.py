@@ -43,7 +43,11 @@ def _kernel_target_per_test():
 # --- no kit process outlives the suite -------------------------------------------------------
 
 def _kit_processes() -> dict[int, str]:
-    """Every local AWS server and Lambda worker on this machine: {pid: command line}."""
+    """Every local AWS server and Lambda worker of this checkout: {pid: command line}. Another copy
+    of the kit on the machine (its own clone, its own venv) is not ours to judge."""
+    from workshop import config
+
+    root = str(config.ROOT)
     found = {}
     for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
         if not entry.name.isdigit():
@@ -54,7 +58,13 @@ def _kit_processes() -> dict[int, str]:
         except OSError:
             continue
         line = " ".join(a.decode(errors="replace") for a in argv if a)
-        if "-m workshop.localaws" in line or "lambda_worker.py" in line:
+        if "-m workshop.localaws" not in line and "lambda_worker.py" not in line:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry.name}/cwd")
+        except OSError:
+            cwd = ""
+        if root in line or cwd == root or cwd.startswith(root + os.sep):
             found[int(entry.name)] = line
     return found
 

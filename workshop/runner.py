@@ -157,6 +157,7 @@ def run_course(
         if run.attached:
             echo(f"attached to the local AWS at {run.endpoint} ({run.attached})")
         kernel_env = aws_for_run.kernel_env()
+        kernels: list = []  # the run's kernel managers, to interrupt them if the run is interrupted
         results = {s.number: NotebookResult(s.number, s.notebook) for s in selected}
         bar = _progress(len(results), progress)
         lock = threading.Lock()
@@ -167,7 +168,8 @@ def run_course(
             if "run_id" in declared_parameters(source / stage.notebook):
                 nb_params["run_id"] = notebook_run_id
             result.run_id = notebook_run_id
-            _execute(source / stage.notebook, run.folder / stage.notebook, nb_params, result, Path(sockets), kernel_env)
+            _execute(source / stage.notebook, run.folder / stage.notebook, nb_params, result, Path(sockets),
+                     _kernel_manager_with(kernel_env, kernels))
             with lock:
                 bar.update(1)
                 bar.set_postfix_str(f"{stage.notebook} {result.status}")
@@ -176,11 +178,20 @@ def run_course(
         def own_id(stage: stages.Stage) -> str:
             return f"{run_id}-s{stage.number:02d}" if jobs > 1 else run_id
 
-        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda s: one(s, own_id(s)), building))
-        for stage in teardown:  # last and alone: every run id of the run starts with run_id
-            one(stage, run_id)
-        bar.close()
+        pool = cf.ThreadPoolExecutor(max_workers=jobs)
+        futures = [pool.submit(one, s, own_id(s)) for s in building]
+        try:
+            for future in futures:
+                future.result()
+            for stage in teardown:  # last and alone: every run id of the run starts with run_id
+                one(stage, run_id)
+        except KeyboardInterrupt:  # Ctrl-C: no new notebook starts, the running ones stop, then the server
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_kernels(kernels, futures)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            bar.close()
     run.results = [results[s.number] for s in selected]
     if report:
         from . import report as report_mod
@@ -204,7 +215,7 @@ def _progress(total: int, enabled: bool):
 
 
 def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, sockets: Path,
-             kernel_env: dict[str, str]) -> None:
+             kernel_manager_class) -> None:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -215,7 +226,7 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, so
         papermill.execute_notebook(
             str(src), str(dest), parameters=parameters, cwd=str(NOTEBOOKS if NOTEBOOKS.exists() else src.parent),
             progress_bar=False, log_output=False, kernel_name="python3", config=_kernel_config(sockets),
-            kernel_manager_class=_kernel_manager_with(kernel_env),
+            kernel_manager_class=kernel_manager_class,
         )
         result.status = "passed"
     except PapermillExecutionError as exc:
@@ -237,16 +248,43 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, so
                     result.images.append(png if isinstance(png, str) else "".join(png))
 
 
-def _kernel_manager_with(env: dict[str, str]):
-    """A kernel manager class whose kernels start with `env` added to this process's environment."""
+def _kernel_manager_with(env: dict[str, str], started: list):
+    """A kernel manager class whose kernels start with `env` added to this process's environment,
+    each manager appended to `started`."""
     from jupyter_client.manager import AsyncKernelManager
 
     class _KitKernelManager(AsyncKernelManager):
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**(kw.get("env") or os.environ), **env}
+            started.append(self)
             return await super()._async_pre_start_kernel(**kw)
 
     return _KitKernelManager
+
+
+def _stop_kernels(kernels: list, futures: list, grace_s: float = 10.0) -> None:
+    """Interrupt every running kernel (its cell fails, papermill shuts it down); kill what is left after `grace_s`."""
+    import signal
+
+    def pids() -> list[int]:
+        found = []
+        for km in kernels:
+            pid = getattr(getattr(km, "provisioner", None), "pid", None)
+            if pid:
+                found.append(pid)
+        return found
+
+    for pid in pids():
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass
+    cf.wait([f for f in futures if not f.cancelled()], timeout=grace_s)
+    for pid in pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _kernel_config(sockets: Path):
