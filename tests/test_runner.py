@@ -81,7 +81,7 @@ def test_a_workshop_error_in_a_notebook_fails_it_with_its_own_message(local_aws,
 
 def test_parallel_notebooks_get_their_own_run_ids(local_aws, tmp_path):
     """Each run gets its own run id (a suffix on the base); with --jobs 2 each notebook gets its own too."""
-    numbers = [s.number for s in stages.all_stages() if s.number != runner.TEARDOWN_STAGE][:2]
+    numbers = [s.number for s in stages.all_stages() if not s.tears_down][:2]
     src = tmp_path / "src"
     src.mkdir()
     for n in numbers:
@@ -116,11 +116,11 @@ def test_teardown_notebook_runs_last_and_alone_over_the_whole_run(local_aws, tmp
     """With --jobs 2 the teardown notebook starts after every other notebook ended, with the run's base id."""
     src = tmp_path / "src"
     src.mkdir()
-    numbers = [s.number for s in stages.all_stages() if s.number != runner.TEARDOWN_STAGE][:3]
+    numbers = [s.number for s in stages.all_stages() if not s.tears_down][:3]
     stamp = "import time, pathlib\npathlib.Path({path!r}).write_text(f'{{time.time()}} {{run_id}}')"
     for n in numbers:
         _notebook(src / stages.get(n).notebook, "import time\ntime.sleep(1)", stamp.format(path=str(tmp_path / f"end{n}")))
-    _notebook(src / stages.get(runner.TEARDOWN_STAGE).notebook, stamp.format(path=str(tmp_path / "start99")))
+    _notebook(src / next(s for s in stages.all_stages() if s.tears_down).notebook, stamp.format(path=str(tmp_path / "start99")))
     results = runner.run_course(None, jobs=2, source=src, build=tmp_path / "b", progress=False)
     assert all(r.status == "passed" for r in results), [r.error for r in results]
     ends = [float((tmp_path / f"end{n}").read_text().split()[0]) for n in numbers]

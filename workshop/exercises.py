@@ -12,12 +12,11 @@ from __future__ import annotations
 import copy
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, stages
+from .stages import Exercise
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -26,36 +25,33 @@ SOLUTIONS = config.ROOT / "solutions"
 NOTEBOOKS = config.ROOT / "notebooks"
 
 
-@dataclass(frozen=True)
-class Exercise:
-    name: str
-    stage: int
-    variable: str  # the name the answer is bound to in the notebook
-    checker: Callable[[Any, dict], str | None]  # None when right, else "expected …, found …"
-    hint: str
-
-
-_EXERCISES: dict[str, Exercise] = {}
+#: exercises no stage declares (a test's, a workshop's own extra): the stages' are in the registry
+_EXTRA: dict[str, Exercise] = {}
 
 
 def register(exercise: Exercise) -> Exercise:
-    _EXERCISES[exercise.name] = exercise
+    """Add an exercise that no stage declares (a stage declares its own in `Stage.exercises`)."""
+    _EXTRA[exercise.name] = exercise
     return exercise
 
 
 def unregister(name: str) -> None:
-    _EXERCISES.pop(name, None)
+    _EXTRA.pop(name, None)
+
+
+def all_exercises() -> dict[str, Exercise]:
+    """Every exercise by name: the stages' (from the registry), then the extra ones."""
+    found = {e.name: e for s in stages.all_stages() for e in s.exercises}
+    return {**found, **_EXTRA}
 
 
 def get(name: str) -> Exercise:
-    from . import stages
-
-    stages.all_stages()  # stage modules register their exercises on import
-    if name not in _EXERCISES:
+    known = all_exercises()
+    if name not in known:
         from .errors import BadInput
 
-        raise BadInput(f"unknown exercise {name!r}; known: {', '.join(sorted(_EXERCISES)) or 'none'}")
-    return _EXERCISES[name]
+        raise BadInput(f"unknown exercise {name!r}; known: {', '.join(sorted(known)) or 'none'}")
+    return known[name]
 
 
 def check(name: str, value: Any, namespace: dict | None = None) -> Any:
@@ -83,8 +79,6 @@ def take_solution(exercise: Exercise, namespace: dict) -> Any:
 
 def _solution_cell(exercise: Exercise) -> str:
     import json
-
-    from . import stages
 
     path = SOLUTIONS / stages.get(exercise.stage).notebook
     cells = json.loads(path.read_text())["cells"]  # plain JSON: nbformat's validation is slow

@@ -33,9 +33,6 @@ from pathlib import Path
 from . import config, stages
 from .errors import BadInput
 
-#: the stage that tears the course down: run last, alone, over every run id of the run
-TEARDOWN_STAGE = 99
-
 SOLUTIONS = config.ROOT / "solutions"
 NOTEBOOKS = config.ROOT / "notebooks"
 BUILD = config.ROOT / "build"
@@ -149,8 +146,8 @@ def run_course(
     chosen = chosen.replace(run_id=run_id)
     run = Run(run_id, build / "runs" / run_id, learner=source.resolve() == NOTEBOOKS.resolve())
     run.folder.mkdir(parents=True, exist_ok=True)
-    building = [s for s in selected if s.number != TEARDOWN_STAGE]
-    teardown = [s for s in selected if s.number == TEARDOWN_STAGE]
+    building = [s for s in selected if not s.tears_down]
+    teardown = [s for s in selected if s.tears_down]
     jobs = max(1, min(jobs, len(building) or 1))
     with tempfile.TemporaryDirectory(prefix="workshop-kernels-") as sockets, _LocalAWSForRun(chosen, attach) as aws_for_run:
         run.endpoint, run.attached = aws_for_run.endpoint, aws_for_run.attached

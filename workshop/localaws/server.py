@@ -155,8 +155,9 @@ def aws_service(request: Request) -> str | None:
 
 def signed_account(request: Request) -> str:
     """The moto account a request acts in, in moto's own order of precedence."""
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        return os.environ["MOTO_ACCOUNT_ID"]
+    pinned = os.environ.get("MOTO_ACCOUNT_ID")  # moto's own setting, read as moto reads it
+    if pinned:
+        return pinned
     if request.headers.get("x-moto-account-id"):
         return request.headers["x-moto-account-id"]
     from moto.iam.models import get_account_id_from

@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from ..architecture import Architecture
 from ..bill import Part
 from ..errors import BadInput
-from ..exercises import Exercise
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a stage's notebook, declared by the stage (`Stage.exercises`); graded by
+    `workshop.exercises.check(name, value)`."""
+
+    name: str
+    stage: int
+    variable: str  # the name the answer is bound to in the notebook
+    checker: Callable[[object, dict], str | None]  # None when right, else "expected …, found …"
+    hint: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,9 @@ class Stage:
     bill: tuple[Part, ...] = ()
     #: the notebook's exercises (`check(name, value)` in the notebook); registered with the stage
     exercises: tuple[Exercise, ...] = ()
+    #: a stage that takes the course down: `workshop run` runs it last and alone, over every run id
+    #: of the run, once every other notebook finished
+    tears_down: bool = False
 
     @property
     def notebook(self) -> str:
@@ -87,8 +101,6 @@ _loaded = False
 
 def register(stage: Stage) -> Stage:
     """Add a stage (and its exercises) to the course; a stage module calls this once, at import."""
-    from .. import exercises
-
     existing = _REGISTRY.get(stage.number)
     if existing is not None and existing.slug != stage.slug:
         raise ValueError(f"stage {stage.number} registered twice: {existing.slug} and {stage.slug}")
@@ -96,19 +108,13 @@ def register(stage: Stage) -> Stage:
         if exercise.stage != stage.number:
             raise ValueError(f"exercise {exercise.name} says stage {exercise.stage}, but stage {stage.number} "
                              "declares it")
-        exercises.register(exercise)
     _REGISTRY[stage.number] = stage
     return stage
 
 
 def unregister(number: int) -> Stage | None:
     """Remove stage `number` (and its exercises) from the course; returns it, or None if it was not there."""
-    from .. import exercises
-
-    stage = _REGISTRY.pop(number, None)
-    for exercise in stage.exercises if stage else ():
-        exercises.unregister(exercise.name)
-    return stage
+    return _REGISTRY.pop(number, None)
 
 
 def _load() -> None:

@@ -48,4 +48,5 @@ STAGE = register(Stage(
     builds_on=(),
     checks=(Check("nothing-left", _nothing_left, "no resource of the run is left in any service"),),
     exercises=EXERCISES,
+    tears_down=True,
 ))
