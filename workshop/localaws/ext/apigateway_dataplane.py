@@ -5,45 +5,47 @@ Every deployed stage of every REST API answers at
 on AWS: `https://{api_id}.execute-api.{region}.amazonaws.com/{stage}/{path}`). As API Gateway does:
 - routes by resource path and method (literal parts first, then `{param}`, then `{proxy+}`;
   `ANY` when the method has no own entry);
-- AWS_PROXY integrations get the v1 proxy event and the function's statusCode/headers/body
-  become the HTTP response; MOCK answers 200 with an empty body;
+- AWS_PROXY integrations get the v1 proxy event ("Input to a Lambda function in API Gateway",
+  https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html):
+  header names as the client sent them, `multiValueHeaders`, `multiValueQueryStringParameters`,
+  `requestContext`, the body base64-encoded (`isBase64Encoded`) when its Content-Type is one of
+  the API's binary media types; the function's statusCode/headers/multiValueHeaders/body
+  (`isBase64Encoded`: decoded) become the HTTP response ("Output from a Lambda function ...");
+- AWS (Lambda), HTTP and MOCK integrations go through mapping templates and integration
+  responses, HTTP_PROXY passes the request to a loopback URI (see `_apigateway_integrations`);
 - unknown route or method -> 403 {"message":"Missing Authentication Token"};
-  function error or a malformed proxy response -> 502 {"message":"Internal server error"};
+  proxy function error or a malformed proxy response -> 502 {"message":"Internal server error"};
   a body over 10 MB -> 413; a request validator with validateRequestBody and a JSON-schema
   model rejects malformed JSON or a schema-invalid body with 400 {"message":"Invalid request body"}
   before any Lambda runs.
+`put-integration` refuses a type API Gateway does not have (BadRequestException), as AWS does,
+instead of accepting it and failing at request time.
 Resources are served as they stand (moto does not snapshot them per deployment).
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import functools
 import json
 import logging
 import re
-import time
 import uuid
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from . import _apigateway_integrations as integrations
+from ._apigateway_integrations import Call, error, raw_headers, request_context
+
 log = logging.getLogger("workshop.localaws.apigateway")
 
-ACCOUNT = "123456789012"
 #: API Gateway's payload limit for REST APIs: 10 MB (AWS docs, "Amazon API Gateway quotas",
 #: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html)
 MAX_BODY = 10 * 1024 * 1024
-_LAMBDA_URI = re.compile(r"arn:aws[\w-]*:apigateway:[\w-]+:lambda:path/2015-03-31/functions/(?P<fn>.+?)/invocations")
-
-
-def _json(status: int, doc: dict, request_id: str) -> Response:
-    return Response(json.dumps(doc), status=status, mimetype="application/json",
-                    headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": _ERROR_TYPES.get(status, "")})
-
-
-_ERROR_TYPES = {403: "MissingAuthenticationTokenException", 400: "BadRequestException",
-                413: "RequestEntityTooLargeException", 502: "InternalServerErrorException"}
+#: the integration types API Gateway has (API reference, PutIntegration's `type`)
+INTEGRATION_TYPES = ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK")
 
 
 def _find_api(api_id: str):
@@ -131,58 +133,43 @@ def _validator(schema_text: str):
     return jsonschema.Draft4Validator(schema)
 
 
-def _event(request: Request, api, stage: str, resource, path: str, params: dict, request_id: str) -> dict:
+def _is_binary(api, content_type: str | None) -> bool:
+    """True when the Content-Type matches one of the API's binary media types (`image/*`, `*/*` ...)."""
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    for media in getattr(api, "binaryMediaTypes", None) or []:
+        media = media.replace("~1", "/").strip().lower()  # patch operations escape "/" as "~1"
+        if content_type and fnmatch.fnmatchcase(content_type, media):
+            return True
+    return False
+
+
+def _event(call: Call) -> dict:
+    """The v1 proxy event ("Input to a Lambda function in API Gateway")."""
+    request = call.request
     body = request.get_data()
-    text_types = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
-    is_binary = bool(body) and not any((request.mimetype or "").startswith(t) for t in text_types) \
-        and not _is_utf8(body)
-    headers = {k: v for k, v in request.headers.items()}
+    is_binary = bool(body) and _is_binary(call.api, request.headers.get("Content-Type"))
+    headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for k, v in request.headers.items():
-        multi_headers.setdefault(k, []).append(v)
+    for name, value in raw_headers(request):  # names as the client sent them
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
     query = {k: request.args.getlist(k)[-1] for k in request.args} or None
     multi_query = {k: request.args.getlist(k) for k in request.args} or None
-    now = time.time()
-    stage_obj = api.stages.get(stage)
     return {
-        "resource": resource.get_path(),
-        "path": path,
+        "resource": call.resource.get_path(),
+        "path": call.path,
         "httpMethod": request.method,
         "headers": headers or None,
         "multiValueHeaders": multi_headers or None,
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": params or None,
-        "stageVariables": (getattr(stage_obj, "variables", None) or None),
-        "requestContext": {
-            "resourceId": resource.id,
-            "resourcePath": resource.get_path(),
-            "httpMethod": request.method,
-            "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "path": f"/{stage}{path}",
-            "accountId": ACCOUNT,
-            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "stage": stage,
-            "domainPrefix": api.id,
-            "requestTimeEpoch": int(now * 1000),
-            "requestId": request_id,
-            "identity": {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.headers.get("User-Agent"),
-                         "accountId": None, "caller": None, "user": None, "userArn": None},
-            "domainName": request.host,
-            "apiId": api.id,
-        },
-        "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8")) if body else None,
+        "pathParameters": call.path_params or None,
+        "stageVariables": call.stage_variables or None,
+        "requestContext": request_context(call),
+        "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", errors="replace"))
+        if body else None,
         "isBase64Encoded": is_binary,
     }
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def _proxy_response(payload: bytes, request_id: str) -> Response | None:
@@ -213,50 +200,88 @@ def _proxy_response(payload: bytes, request_id: str) -> Response | None:
 
 
 def handle(request: Request, match) -> Response:
-    request_id = str(uuid.uuid4())
     api_id, stage = match.group("api"), match.group("stage")
     path = "/" + (match.group("path") or "").lstrip("/")
     if len(path) > 1:
         path = path.rstrip("/")
     region, api = _find_api(api_id)
-    if api is None or stage not in api.stages:
-        return _json(403, {"message": "Missing Authentication Token"}, request_id)
-    found = _route(api, path, request.method)
+    found = _route(api, path, request.method) if api is not None and stage in api.stages else None
     if found is None:
-        return _json(403, {"message": "Missing Authentication Token"}, request_id)
+        return error(403, "Missing Authentication Token", str(uuid.uuid4()))
     resource, method, params = found
+    call = Call(request, api, region, stage, resource, path, params)
     body = request.get_data()
     if len(body) > MAX_BODY:
-        return _json(413, {"message": "Request Too Long"}, request_id)
+        return error(413, "Request Too Long", call.request_id)
     if not _validate(api, method, body):
-        return _json(400, {"message": "Invalid request body"}, request_id)
+        return error(400, "Invalid request body", call.request_id)
     integration = method.method_integration
     kind = (integration.integration_type if integration is not None else "").upper()
-    if kind == "MOCK":
-        return Response(b"", status=200, headers={"x-amzn-RequestId": request_id})
-    if kind != "AWS_PROXY":
-        log.warning("API %s %s %s: integration type %r is not served locally", api_id, request.method, path, kind)
-        return _json(500, {"message": f"Integration type {kind or 'none'} is not served by the local AWS"}, request_id)
-    m = _LAMBDA_URI.search(integration.uri or "")
+    if kind == "AWS_PROXY":
+        return _lambda_proxy(call, integration)
+    if kind == "HTTP_PROXY":
+        return integrations.http_proxy(call, integration)
+    if kind in ("AWS", "HTTP", "MOCK"):
+        return integrations.non_proxy(call, integration, kind)
+    integrations.execution_log(call, f"Execution failed due to configuration error: integration type {kind or 'none'}")
+    return error(500, "Internal server error", call.request_id)
+
+
+def _lambda_proxy(call: Call, integration) -> Response:
+    m = integrations.LAMBDA_URI.search(integration.uri or "")
     if not m:
-        return _json(502, {"message": "Internal server error"}, request_id)
+        return error(502, "Internal server error", call.request_id)
     from . import lambda_execution
 
     rt = lambda_execution.runtime()
-    fn = rt.find(m.group("fn"), region)
+    fn = rt.find(m.group("fn"), call.region)
     if fn is None:
-        log.warning("API %s: integration names a missing function %s", api_id, m.group("fn"))
-        return _json(502, {"message": "Internal server error"}, request_id)
-    event = _event(request, api, stage, resource, path, params, request_id)
-    result = rt.invoke(fn, json.dumps(event))
+        log.warning("API %s: integration names a missing function %s", call.api.id, m.group("fn"))
+        return error(502, "Internal server error", call.request_id)
+    result = rt.invoke(fn, json.dumps(_event(call)))
     if not result.ok:
-        log.info("API %s: %s failed: %s", api_id, fn.function_name, result.error_type)
-        return _json(502, {"message": "Internal server error"}, request_id)
-    response = _proxy_response(result.payload, request_id)
+        log.info("API %s: %s failed: %s", call.api.id, fn.function_name, result.error_type)
+        return error(502, "Internal server error", call.request_id)
+    response = _proxy_response(result.payload, call.request_id)
     if response is None:
-        log.info("API %s: %s returned a malformed proxy response", api_id, fn.function_name)
-        return _json(502, {"message": "Internal server error"}, request_id)
+        log.info("API %s: %s returned a malformed proxy response", call.api.id, fn.function_name)
+        return error(502, "Internal server error", call.request_id)
     return response
+
+
+def _keep_raw_headers(make_environ):
+    """WSGI folds header names into `HTTP_*` keys; keep the list as the client sent it (names, order, repeats)."""
+
+    @functools.wraps(make_environ)
+    def wrapper(self):
+        environ = make_environ(self)
+        environ[integrations.RAW_HEADERS] = tuple(self.headers.items())
+        return environ
+
+    return wrapper
+
+
+def _refuse_unknown_types(put_integration):
+    """PutIntegration with a type API Gateway does not have: BadRequestException, as AWS answers."""
+
+    @functools.wraps(put_integration)
+    def wrapper(self, function_id, resource_id, method_type, integration_type, *args, **kwargs):
+        from moto.apigateway.exceptions import BadRequestException
+
+        if integration_type not in INTEGRATION_TYPES:
+            raise BadRequestException(f"Invalid integration type specified: {integration_type!r}; API Gateway "
+                                      f"integrations are {', '.join(INTEGRATION_TYPES)}")
+        return put_integration(self, function_id, resource_id, method_type, integration_type, *args, **kwargs)
+
+    return wrapper
+
+
+def patches(moto) -> None:
+    from moto.apigateway.models import APIGatewayBackend
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    MotoRequestHandler.make_environ = _keep_raw_headers(MotoRequestHandler.make_environ)
+    APIGatewayBackend.put_integration = _refuse_unknown_types(APIGatewayBackend.put_integration)
 
 
 def install(server) -> None:
