@@ -276,12 +276,53 @@ def _refuse_unknown_types(put_integration):
     return wrapper
 
 
+def _create_with_binary_media_types(create_rest_api):
+    """CreateRestApi keeps `binaryMediaTypes` (moto's handler drops the parameter)."""
+
+    @functools.wraps(create_rest_api)
+    def wrapper(self):
+        status, headers, body = create_rest_api(self)
+        media = self._get_param("binaryMediaTypes")
+        if status == 200 and media:
+            api = self.backend.get_rest_api(json.loads(body)["id"])
+            api.binaryMediaTypes = [str(m) for m in media]
+            body = json.dumps(api.to_dict())
+        return status, headers, body
+
+    return wrapper
+
+
+def _binary_media_type_patches(apply_patch_operations):
+    """UpdateRestApi `add`/`remove` of `/binaryMediaTypes/image~1png`, as AWS documents it (the
+    media type in the path, "/" escaped as "~1"); moto expects it in `value`."""
+
+    @functools.wraps(apply_patch_operations)
+    def wrapper(self, patch_operations):
+        rest = []
+        for op in patch_operations:
+            path = op.get("path") or ""
+            if op.get("op") in ("add", "remove") and path.startswith("/binaryMediaTypes/"):
+                media = path.removeprefix("/binaryMediaTypes/").replace("~1", "/")
+                if op["op"] == "add" and media not in self.binaryMediaTypes:
+                    self.binaryMediaTypes.append(media)
+                elif op["op"] == "remove" and media in self.binaryMediaTypes:
+                    self.binaryMediaTypes.remove(media)
+            else:
+                rest.append(op)
+        return apply_patch_operations(self, rest)
+
+    return wrapper
+
+
 def patches(moto) -> None:
-    from moto.apigateway.models import APIGatewayBackend
+    from moto.apigateway.models import APIGatewayBackend, RestAPI
+    from moto.apigateway.responses import APIGatewayResponse
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     MotoRequestHandler.make_environ = _keep_raw_headers(MotoRequestHandler.make_environ)
     APIGatewayBackend.put_integration = _refuse_unknown_types(APIGatewayBackend.put_integration)
+    APIGatewayResponse.create_rest_api = _create_with_binary_media_types(APIGatewayResponse.create_rest_api)
+    RestAPI.apply_patch_operations = _binary_media_type_patches(RestAPI.apply_patch_operations)
 
 
 def install(server) -> None:
