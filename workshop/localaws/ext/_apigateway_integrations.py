@@ -380,7 +380,7 @@ def _http(call: Call, integration, body: bytes, proxy: bool) -> _Endpoint:
         skip = {"host", "content-length", "connection", "transfer-encoding"}
         headers = {k: v for k, v in raw_headers(call.request) if k.lower() not in skip}
     else:
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = call.request.mimetype or "application/json"
     for target, value in _mapped_parameters(call, integration).items():
         where, _, name = target.partition(".")
         if where == "querystring":

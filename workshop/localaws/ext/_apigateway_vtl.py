@@ -163,19 +163,14 @@ class Util:
             raise TemplateFailed(f"$util.base64Decode: {exc}") from None
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(text: str) -> airspeed.Template:
-    template = airspeed.Template(text)
-    template.ensure_compiled()
-    return template
-
-
 def render(template: str, *, body: str, params: dict, context: dict, stage_variables: dict | None) -> str:
     """The template rendered; `context` is the template's `$context` (its responseOverride is updated in place).
 
     Raises TemplateFailed with the reason when the template does not parse or render."""
     try:
-        return _compiled(template).merge({
+        # a fresh Template per render: airspeed's parsed tree is not documented as thread-safe,
+        # and the server answers requests in threads (parsing a mapping template takes well under 1 ms)
+        return airspeed.Template(template).merge({
             "input": Input(body, params),
             "util": Util(),
             "context": context,
