@@ -223,3 +223,28 @@ def test_nodejs_is_refused_at_create_and_update_when_node_is_not_installed(monke
         lam.update_function_configuration(FunctionName=python_fn, Runtime="nodejs20.x", Handler="index.handler")
     assert refused.value.response["Error"]["Message"] == expected
     assert lam.get_function_configuration(FunctionName=python_fn)["Runtime"] == "python3.13"
+
+
+@pytest.mark.parametrize("runtime, runs", [
+    ("python3.13", True), ("nodejs22.x", True), ("java21", False), ("dotnet8", False), ("ruby3.3", False),
+    ("provided.al2023", False),
+])
+def test_the_local_aws_runs_python_and_nodejs_runtimes_only(runtime, runs, monkeypatch):
+    """cannot_run names every runtime but python3.x and nodejs (with `node` found) as one the local AWS refuses."""
+    from workshop.localaws import lambda_sandbox
+    from workshop.localaws.ext import lambda_execution
+
+    monkeypatch.setattr(lambda_sandbox, "find_node", lambda: "/usr/bin/node")
+    assert (lambda_execution.cannot_run(runtime) is None) is runs
+
+
+def test_the_runtimes_table_holds_awss_nodejs_rows():
+    """nodejs20.x is past AWS's deprecation date (Apr 30, 2026) while nodejs22.x and nodejs24.x are supported then."""
+    from datetime import date
+
+    from workshop import lambda_runtimes
+
+    day = date(2026, 5, 1)
+    assert not lambda_runtimes.supported("nodejs20.x", today=day)
+    assert lambda_runtimes.supported("nodejs22.x", today=day) and lambda_runtimes.supported("nodejs24.x", today=day)
+    assert lambda_runtimes.RUNTIMES["nodejs18.x"].block_update < day

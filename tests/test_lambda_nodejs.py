@@ -166,3 +166,23 @@ def test_a_dynamodb_stream_delivers_records_to_a_nodejs_function():
     text = log_text(name)
     assert all(f"key={k} event=INSERT" in text for k in ("a", "b", "c"))
     assert '"eventSource": "aws:dynamodb"' in text
+
+
+def test_a_warm_nodejs_worker_keeps_its_module_state_between_invocations():
+    """Two invocations share one warm Node.js process (module-level state survives), like a warm container."""
+    source = "let calls = 0;\nconsole.log('cold start');\nexports.handler = async () => ({ pid: process.pid, calls: ++calls });\n"
+    name = node_function(source)
+    first, second = invoke(name)[1], invoke(name)[1]
+    assert first["pid"] == second["pid"] and (first["calls"], second["calls"]) == (1, 2)
+    assert re.search(r"\tundefined\tINFO\tcold start$", log_text(name, contains="cold start"), re.M)
+
+
+def test_an_error_thrown_outside_the_handlers_promise_fails_the_invocation_and_the_next_one_runs():
+    """An exception thrown from a timer during an invocation is that invocation's FunctionError; a fresh worker serves the next."""
+    source = ("exports.handler = (event) => new Promise((resolve) => {\n"
+              "  if (event.crash) { setTimeout(() => { throw new RangeError('late'); }, 5); } else { resolve('ok'); }\n"
+              "});\n")
+    name = node_function(source)
+    reply, payload = invoke(name, {"crash": True})
+    assert reply["FunctionError"] == "Unhandled" and payload["errorType"] == "RangeError"
+    assert invoke(name)[1] == "ok"

@@ -16,6 +16,7 @@
  * handler's console output and stdout/stderr writes are captured per invocation as log text.
  *   request : {"request_id", "event" (JSON text), "deadline_ms", "function_arn"}
  *   response: {"ok", "payload" (JSON text) | "error": {errorType, errorMessage, trace}, "logs"}
+ *             (+ "exit": true when the handler's code crashed the process: the server replaces it)
  * The first line, sent before any request, is {"ready": true, "init_logs"} once the handler is loaded.
  *
  * What AWS's Node.js runtime does and this keeps: handlers `async (event, context)`,
@@ -195,6 +196,7 @@ function makeContext(req) {
 }
 
 let crashed = null; // rejects the invocation in progress when the handler's code crashes the process
+let exiting = false; // set by a crash: the reply says so, and the process ends once it is sent
 
 /** The handler's result: an async handler's promise, or what a callback-style handler passes to its callback. */
 function callHandler(handler, event, context) {
@@ -239,16 +241,22 @@ async function invoke(handler, req) {
     crashed = null;
   }
   reply.logs = take();
+  if (exiting) {
+    reply.exit = true; // the server kills this worker and starts a fresh one, as AWS does after a crash
+  }
   send(reply);
-}
-
-function onCrash(err) {
-  if (crashed) {
-    crashed(err);
-    setImmediate(() => process.exit(1)); // after the reply: the server replaces this worker
-  } else {
+  if (exiting) {
     process.exit(1);
   }
+}
+
+/** An uncaught exception or unhandled rejection: the invocation in progress fails with it, then the worker ends. */
+function onCrash(err) {
+  if (!crashed) {
+    process.exit(1);
+  }
+  exiting = true;
+  crashed(err);
 }
 
 async function main() {

@@ -124,7 +124,10 @@ class Worker:
             code = self.proc.poll()
             self.kill()
             return _exit_error(request["request_id"], f"Runtime exited with error: exit status {code}")
-        return json.loads(line)
+        reply = json.loads(line)
+        if reply.pop("exit", False):  # the worker crashed after answering (a Node.js uncaught exception)
+            self.kill()
+        return reply
 
     def _fast_readline(self, timeout: float) -> str | None:
         """Read a reply line, waiting at most `timeout` s (select on the pipe: no thread per call)."""
