@@ -264,7 +264,7 @@ async function main() {
   captureOutput();
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', (reason) => onCrash(Object.assign(
-    new Error(String(reason?.stack || reason)), { name: 'Runtime.UnhandledPromiseRejection' })));
+    new Error(String(reason)), { name: 'Runtime.UnhandledPromiseRejection' })));
   const [handler, initError] = await load(handlerSpec);
   send({ ready: true, init_logs: take() });
   for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
