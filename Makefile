@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: course check test lab setup graphviz sync diagrams bench clean pin help
+.PHONY: course check test lab setup graphviz nodejs sync diagrams bench clean pin help
 
 help:
 	@sed -n '2,6p' Makefile | sed 's/^# *//'
@@ -28,7 +28,7 @@ test: setup
 lab: setup
 	$(BIN)/workshop lab
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) graphviz nodejs
 
 # The virtual environment, installed from the pinned versions (constraints.txt).
 $(STAMP): pyproject.toml constraints.txt
@@ -50,6 +50,18 @@ graphviz:
 	    echo "Graphviz's 'dot' is missing. Install it, then run make again:"; \
 	    echo "  sudo apt-get install graphviz   |   brew install graphviz   |   conda install -c conda-forge graphviz"; \
 	    exit 1; \
+	  fi; }
+
+# Node.js runs the local AWS's nodejs Lambda functions: installed like Graphviz. Optional (the
+# course's functions are Python), so without root it only says how; nodejs functions are then refused.
+nodejs:
+	@command -v node >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Node.js (Debian's nodejs package)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
+	  else \
+	    echo "Node.js is missing: the local AWS will refuse nodejs Lambda functions. To run them:"; \
+	    echo "  sudo apt-get install nodejs   |   brew install node"; \
 	  fi; }
 
 sync: setup            ## regenerate notebooks/ from solutions/

@@ -58,7 +58,7 @@ def _kit_processes() -> dict[int, str]:
         except OSError:
             continue
         line = " ".join(a.decode(errors="replace") for a in argv if a)
-        if "-m workshop.localaws" not in line and "lambda_worker.py" not in line:
+        if "-m workshop.localaws" not in line and "lambda_worker." not in line:  # .py and .js
             continue
         try:
             cwd = os.readlink(f"/proc/{entry.name}/cwd")

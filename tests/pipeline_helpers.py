@@ -12,9 +12,15 @@ from workshop import aws
 
 
 def zip_module(source: str, module: str = "app") -> bytes:
+    return zip_files({f"{module}.py": source})
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    """A deployment package holding `files` ({path in the zip: text})."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(f"{module}.py", source)
+        for path, text in files.items():
+            z.writestr(path, text)
     return buf.getvalue()
 
 
@@ -27,12 +33,15 @@ def role() -> str:
         return iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
 
-def function(source: str, timeout: int = 3, env: dict | None = None, name: str | None = None) -> str:
-    """Create a function running `source` (module app, handler app.handler); return its name."""
+def function(source: str, timeout: int = 3, env: dict | None = None, name: str | None = None,
+             runtime: str = "python3.13", handler: str = "app.handler", files: dict[str, str] | None = None) -> str:
+    """Create a function running `source` (module app, handler app.handler), or the zip of `files`
+    with `handler`; return its name."""
     name = name or f"fn-{uuid.uuid4().hex[:10]}"
     aws.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.13", Role=role(), Handler="app.handler",
-        Code={"ZipFile": zip_module(source)}, Timeout=timeout, Environment={"Variables": env or {}})
+        FunctionName=name, Runtime=runtime, Role=role(), Handler=handler,
+        Code={"ZipFile": zip_files(files) if files is not None else zip_module(source)}, Timeout=timeout,
+        Environment={"Variables": env or {}})
     return name
 
 

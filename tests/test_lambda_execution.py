@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from workshop import aws
 
-from pipeline_helpers import bucket, function, invoke, log_text, wait_for, zip_module
+from pipeline_helpers import bucket, function, invoke, log_text, role, wait_for, zip_files, zip_module
 
 pytestmark = pytest.mark.usefixtures("local_aws")
 
@@ -184,3 +186,65 @@ def test_idle_warm_workers_are_capped_across_functions(monkeypatch):
     assert lambda_execution.runtime().idle_workers() <= 2
     assert wait_for(lambda: not _alive(pids[0]), timeout=5)  # the first one idled longest
     assert invoke(names[2])[1] == pids[2]  # the most recent stays warm
+
+
+def test_a_runtime_the_local_aws_cannot_run_is_refused_at_create_in_one_line():
+    """create_function with java21 is InvalidParameterValueException in one line naming what runs, and no function is left."""
+    from botocore.exceptions import ClientError
+
+    name = f"fn-java-{uuid.uuid4().hex[:8]}"
+    lam = aws.client("lambda")
+    with pytest.raises(ClientError) as refused:
+        lam.create_function(FunctionName=name, Runtime="java21", Role=role(), Handler="example.Handler::handleRequest",
+                            Code={"ZipFile": zip_module("")})
+    error = refused.value.response["Error"]
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Code"] == "InvalidParameterValueException"
+    assert error["Message"] == "The local AWS cannot run java21: it runs python3.x and nodejs runtimes only"
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
+
+
+def test_nodejs_is_refused_at_create_and_update_when_node_is_not_installed(monkeypatch):
+    """Without `node`, a nodejs20.x function is refused at create_function and update_function_configuration, saying what to install."""
+    from botocore.exceptions import ClientError
+
+    from workshop.localaws import lambda_sandbox
+
+    python_fn = function("def handler(event, context):\n    return 1\n")
+    monkeypatch.setattr(lambda_sandbox, "find_node", lambda: None)
+    lam = aws.client("lambda")
+    expected = "The local AWS cannot run nodejs20.x: Node.js is not installed (sudo apt-get install nodejs)"
+    with pytest.raises(ClientError) as refused:
+        lam.create_function(FunctionName=f"fn-node-{uuid.uuid4().hex[:8]}", Runtime="nodejs20.x", Role=role(),
+                            Handler="index.handler", Code={"ZipFile": zip_files({"index.js": ""})})
+    assert refused.value.response["Error"] == {"Code": "InvalidParameterValueException", "Message": expected}
+    with pytest.raises(ClientError) as refused:
+        lam.update_function_configuration(FunctionName=python_fn, Runtime="nodejs20.x", Handler="index.handler")
+    assert refused.value.response["Error"]["Message"] == expected
+    assert lam.get_function_configuration(FunctionName=python_fn)["Runtime"] == "python3.13"
+
+
+@pytest.mark.parametrize("runtime, runs", [
+    ("python3.13", True), ("nodejs22.x", True), ("java21", False), ("dotnet8", False), ("ruby3.3", False),
+    ("provided.al2023", False),
+])
+def test_the_local_aws_runs_python_and_nodejs_runtimes_only(runtime, runs, monkeypatch):
+    """cannot_run names every runtime but python3.x and nodejs (with `node` found) as one the local AWS refuses."""
+    from workshop.localaws import lambda_sandbox
+    from workshop.localaws.ext import lambda_execution
+
+    monkeypatch.setattr(lambda_sandbox, "find_node", lambda: "/usr/bin/node")
+    assert (lambda_execution.cannot_run(runtime) is None) is runs
+
+
+def test_the_runtimes_table_holds_awss_nodejs_rows():
+    """nodejs20.x is past AWS's deprecation date (Apr 30, 2026) while nodejs22.x and nodejs24.x are supported then."""
+    from datetime import date
+
+    from workshop import lambda_runtimes
+
+    day = date(2026, 5, 1)
+    assert not lambda_runtimes.supported("nodejs20.x", today=day)
+    assert lambda_runtimes.supported("nodejs22.x", today=day) and lambda_runtimes.supported("nodejs24.x", today=day)
+    assert lambda_runtimes.RUNTIMES["nodejs18.x"].block_update < day

@@ -74,6 +74,48 @@ def handler(event, context):
 """
 
 
+needs_node = pytest.mark.skipif(lambda_sandbox.find_node() is None,
+                                reason="Node.js is not installed (sudo apt-get install nodejs): nodejs functions need `node`")
+
+NODE_ENV_DUMP = "exports.handler = async () => ({ ...process.env });\n"
+
+#: SPAWNER's twin for Node.js: starts `sleep 300`, writes the pids and folders to event.pids, then waits
+NODE_SPAWNER = """
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+exports.handler = async (event) => {
+  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+  fs.writeFileSync(event.pids + '.tmp', JSON.stringify({ worker: process.pid, child: child.pid,
+    home: process.env.HOME, task_root: process.env.LAMBDA_TASK_ROOT }));
+  fs.renameSync(event.pids + '.tmp', event.pids);
+  await new Promise((resolve) => setTimeout(resolve, (event.sleep || 300) * 1000));
+};
+"""
+
+#: ANCESTORS' twin for Node.js
+NODE_ANCESTORS = """
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+exports.handler = async (event) => {
+  const seen = [];
+  let pid = process.ppid;
+  while (pid > 1) {
+    let direct = false, viaChild = false;
+    try { direct = fs.readFileSync(`/proc/${pid}/environ`).includes(event.secret); } catch (e) {}
+    try { viaChild = execFileSync('cat', [`/proc/${pid}/environ`], { stdio: ['ignore', 'pipe', 'ignore'] }).includes(event.secret); } catch (e) {}
+    seen.push([pid, direct, viaChild]);
+    if (pid === event.stop) break;
+    pid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop().trim().split(' ')[1]);
+  }
+  return seen;
+};
+"""
+
+
+def node_function(source: str, **kwargs) -> str:
+    return function("", runtime="nodejs20.x", handler="index.handler", files={"index.js": source}, **kwargs)
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:  # a zombie counts as gone
@@ -243,3 +285,79 @@ def test_only_a_workers_private_folder_is_ever_removed(tmp_path):
         assert kept.exists()
     lambda_sandbox.remove_private_tmp(private)
     assert not private.exists() and code_dir.exists()
+
+
+@needs_node
+def test_a_nodejs_workers_environment_is_the_allow_list_and_node_path(secret_server):
+    """A Node.js handler's process.env holds AWS's variables (NODE_PATH, AWS_EXECUTION_ENV too) and its own, nothing of the server's."""
+    with config.using(secret_server.target):
+        env = invoke(node_function(NODE_ENV_DUMP, env={"TABLE_NAME": "orders"}))[1]
+    assert set(env) - ALLOWED == {"TABLE_NAME", "NODE_PATH"}, "only the allow-list, NODE_PATH and the function's variables"
+    assert REQUIRED <= set(env)
+    assert SECRET not in json.dumps(env) and SECRET_NAME not in env
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x" and env["AWS_ENDPOINT_URL"] == secret_server.endpoint
+    assert env["NODE_PATH"].split(os.pathsep) == [os.path.join(env["LAMBDA_TASK_ROOT"], "node_modules"),
+                                                  env["LAMBDA_TASK_ROOT"]]
+
+
+@needs_node
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_no_ancestor_of_a_nodejs_worker_exposes_the_servers_environment(secret_server):
+    """A Node.js handler reading /proc/<pid>/environ of its parent and ancestors (directly or via `cat`) finds no secret."""
+    with config.using(secret_server.target):
+        seen = invoke(node_function(NODE_ANCESTORS), {"secret": SECRET, "stop": os.getpid()})[1]
+    assert [p for p, *_ in seen][:1] == [secret_server.proc.pid] and seen[-1][0] == os.getpid()
+    assert not [p for p, direct, via_child in seen if direct or via_child]
+
+
+@needs_node
+@pytest.mark.usefixtures("local_aws")
+def test_a_nodejs_workers_home_is_its_private_folder():
+    """A Node.js handler's HOME, working directory and os.tmpdir() are its private 0700 folder, not the learner's home."""
+    source = ("const fs = require('node:fs'), os = require('node:os');\n"
+              "exports.handler = async () => { fs.writeFileSync(os.homedir() + '/note', 'x');\n"
+              "  return [process.env.HOME, process.cwd(), os.tmpdir()]; };\n")
+    home, cwd, tmp = invoke(node_function(source))[1]
+    assert home == cwd == tmp and (Path(home) / "note").read_text() == "x"
+    assert stat.S_IMODE(Path(home).stat().st_mode) == 0o700
+    assert lambda_sandbox.is_private_tmp(home) and home != str(Path.home())
+
+
+@needs_node
+@pytest.mark.usefixtures("local_aws")
+def test_a_child_of_a_nodejs_handler_dies_when_its_worker_is_killed_for_a_timeout(tmp_path):
+    """A process a Node.js handler started is killed with its worker when the invocation times out; its folder goes too."""
+    pids_file = tmp_path / "pids.json"
+    try:
+        reply, payload = invoke(node_function(NODE_SPAWNER, timeout=2), {"pids": str(pids_file)})
+        assert reply.get("FunctionError") and "Task timed out" in payload["errorMessage"]
+        pids = json.loads(pids_file.read_text())
+        assert _gone(pids["worker"], pids["child"])
+        assert not Path(pids["home"]).exists()
+    finally:
+        _kill_leftovers(pids_file)
+
+
+@needs_node
+def test_a_busy_nodejs_worker_and_its_child_die_when_the_server_is_killed(tmp_path):
+    """A Node.js worker in a long handler, and the process it started, die (lifeline) when the server gets SIGKILL."""
+    server = _Spawned(tmp_path)
+    pids_file = tmp_path / "pids.json"
+    try:
+        with config.using(server.target):
+            reply, _ = invoke(node_function(NODE_SPAWNER, timeout=300), {"pids": str(pids_file)}, InvocationType="Event")
+        assert reply["StatusCode"] == 202
+        assert wait_for(pids_file.exists, timeout=20)
+        pids = json.loads(pids_file.read_text())
+        assert _alive(pids["worker"]) and _alive(pids["child"])
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=15)
+        assert _gone(pids["worker"], pids["child"])
+        assert wait_for(lambda: not Path(pids["home"]).exists(), timeout=5)
+    finally:
+        server.stop()
+        _kill_leftovers(pids_file)
+        if pids_file.exists():  # the code folder a SIGKILLed server could not remove
+            code_dir = Path(json.loads(pids_file.read_text())["task_root"]).parent
+            if code_dir.name.startswith("workshop-lambda-"):
+                shutil.rmtree(code_dir, ignore_errors=True)

@@ -14,6 +14,9 @@ what AWS gives a function:
   the whole group, so processes a handler started go with it. The worker also watches a
   pipe whose write end only the server holds (see `lambda_worker.py`): when the server
   dies, even by SIGKILL, the worker kills its group itself.
+- python3.x functions run in `lambda_worker.py` with the kit's Python; nodejs functions in
+  `lambda_worker.js` with the machine's `node` (`find_node`), started through
+  `lambda_worker.py --exec`, which confines the process before it becomes Node.js.
 
 This is not a boundary against code bent on escaping (same user: it can open the learner's
 files by absolute path, or leave the group with setsid); it removes what a handler would get
@@ -32,6 +35,10 @@ import tempfile
 from pathlib import Path
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("lambda_worker.py")
+NODE_WORKER_SCRIPT = Path(__file__).resolve().with_name("lambda_worker.js")
+#: flags AWS's Node.js runtimes apply (experimental features Lambda disables: "Building Lambda
+#: functions with Node.js", https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html)
+NODE_FLAGS = ("--no-experimental-require-module",)
 
 _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
@@ -46,15 +53,22 @@ def environment(*, function_name: str, handler: str, runtime: str, memory_size: 
     section "Defined runtime environment variables"): the reserved ones cannot be set by the
     function (AWS rejects them), the unreserved ones (LANG, PATH) it may override.
     Credentials are dummies moto accepts; HOME and TMPDIR are the private folder, AWS's /tmp.
+    A nodejs function also gets NODE_PATH (unreserved; AWS's is
+    /opt/nodejs/nodeNN/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task:
+    here no layers (/opt) and no runtime-bundled SDK, so the task root's node_modules and the task root).
     """
+    node = find_node() if runtime.startswith("nodejs") else None
+    interpreter = node or sys.executable
     unreserved = {
         "LANG": "en_US.UTF-8",
         # AWS: /var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin; the interpreter's folder plays /var/lang/bin
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join([os.path.dirname(interpreter), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home,
         "TMPDIR": home,
-        "AWS_ENDPOINT_URL": endpoint,  # boto3 in the handler calls this local AWS
+        "AWS_ENDPOINT_URL": endpoint,  # boto3 (or the SDK for JavaScript) in the handler calls this local AWS
     }
+    if runtime.startswith("nodejs"):
+        unreserved["NODE_PATH"] = os.pathsep.join([os.path.join(task_root, "node_modules"), task_root])
     reserved = {
         "_HANDLER": handler,
         "AWS_REGION": region,
@@ -116,26 +130,54 @@ def protect_server() -> None:
         pass
 
 
-def spawn(task_root: str, handler: str, env: dict[str, str], home: str) -> tuple[subprocess.Popen, int]:
+def find_node() -> str | None:
+    """The `node` executable the local AWS runs nodejs functions with, or None when Node.js is not installed."""
+    return shutil.which("node") or shutil.which("nodejs")  # Debian's nodejs package installs both names
+
+
+def spawn(task_root: str, handler: str, env: dict[str, str], home: str,
+          runtime: str = "python3") -> tuple[subprocess.Popen, int]:
     """Start a worker leading its own process group, in `home`; (process, the write end of its lifeline).
 
     The worker is run by file path with a bare interpreter (-s: no user site, -B: no bytecode
     written into the shared task root), so it needs nothing of the kit's environment. The
     lifeline is a pipe only this process holds the write end of: the worker kills its group
     when it reads end-of-file, i.e. when the server closed it (`kill`) or died.
+
+    A Node.js worker answers on a pipe of its own (its fd number is its last argument; its
+    stdout and stderr go nowhere, as the Python worker's stray writes do), and `proc.stdout`
+    is the read end of that pipe, so the server reads both workers alike. It is started through
+    `lambda_worker.py --exec`, which confines the process (capabilities) and then becomes node.
     """
+    nodejs = runtime.startswith("nodejs")
+    node = find_node() if nodejs else None
+    if nodejs and node is None:
+        raise FileNotFoundError("Node.js is not installed (sudo apt-get install nodejs)")
     lifeline_r, lifeline_w = os.pipe()  # both non-inheritable; pass_fds hands the read end to the worker only
+    wire_r, wire_w = os.pipe() if nodejs else (None, None)
+    python = [sys.executable, "-u", "-s", "-B", str(WORKER_SCRIPT)]
+    if nodejs:
+        argv = [*python, "--exec", node, *NODE_FLAGS, str(NODE_WORKER_SCRIPT), task_root, handler,
+                str(lifeline_r), str(wire_w)]
+    else:
+        argv = [*python, task_root, handler, str(lifeline_r)]
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-u", "-s", "-B", str(WORKER_SCRIPT), task_root, handler, str(lifeline_r)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd=home, text=True, bufsize=1, start_new_session=True, pass_fds=(lifeline_r,),
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL if nodejs else subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env, cwd=home, text=True, bufsize=1, start_new_session=True,
+            pass_fds=(lifeline_r, wire_w) if nodejs else (lifeline_r,),
         )
     except BaseException:
         os.close(lifeline_w)
+        if wire_r is not None:
+            os.close(wire_r)
         raise
     finally:
         os.close(lifeline_r)
+        if wire_w is not None:
+            os.close(wire_w)
+    if wire_r is not None:
+        proc.stdout = open(wire_r, encoding="utf-8")  # the worker's replies, read as the Python worker's stdout
     return proc, lifeline_w
 
 

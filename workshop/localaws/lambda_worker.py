@@ -14,6 +14,7 @@ are captured per invocation and returned as log text):
   request : one JSON line {"request_id", "event" (JSON text), "deadline_ms", "function_arn", ...}
   response: one JSON line {"ok", "payload" (JSON text) | "error": {errorType, errorMessage, ...}, "logs"}
 The first response line, sent before any request, is {"ready": true} once start-up is done.
+`lambda_worker.js` speaks the same protocol for nodejs functions (`become` starts it).
 """
 
 from __future__ import annotations
@@ -239,5 +240,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def become(argv: list[str]) -> None:
+    """`lambda_worker.py --exec <program> <args>`: confine this process, then replace it with
+    another runtime's worker (Node.js's `lambda_worker.js`), keeping its pid, group and pipes.
+
+    Dropped capabilities survive exec, so a root Node.js worker has none either. Being
+    non-dumpable does not (exec resets it), and Node.js cannot set it: a nodejs worker's own
+    /proc/<pid>/environ stays readable to processes of the same user.
+    """
+    _confine()
+    os.execv(argv[0], argv)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--exec"]:
+        become(sys.argv[2:])
     sys.exit(main(sys.argv))

@@ -1,16 +1,20 @@
-"""Lambda that runs: `Invoke` executes the function's real Python code in a warm worker process.
+"""Lambda that runs: `Invoke` executes the function's real Python or Node.js code in a warm worker process.
 
 moto keeps the function (zip, handler, runtime, environment, timeout) but runs code only in
 Docker. Here `POST /2015-03-31/functions/<name>/invocations` is answered before moto: the
 zip is unpacked once per code version, and each function gets warm worker processes
-(`workshop/localaws/lambda_worker.py`), reused between invocations like warm containers and
-replaced when code or configuration changes. What AWS does and this keeps:
+(`workshop/localaws/lambda_worker.py` for python3.x, `lambda_worker.js` run by the machine's
+`node` for nodejs runtimes), reused between invocations like warm containers and replaced when
+code or configuration changes. What AWS does and this keeps:
 - RequestResponse returns the handler's result; an exception is a FunctionError
   (`X-Amz-Function-Error: Unhandled`) with its real errorType/errorMessage; a syntax error
   surfaces at invoke as Runtime.UserCodeSyntaxError; Event answers 202 and runs later;
   DryRun answers 204.
 - The timeout is enforced: "Task timed out after N.00 seconds"; the worker is replaced.
-- print/logging go to CloudWatch Logs `/aws/lambda/<name>` (START/END/REPORT lines too);
+- A runtime the local AWS cannot run is refused at CreateFunction / UpdateFunctionConfiguration
+  (InvalidParameterValueException, one line saying what to install), never accepted and then
+  failed at invoke: python3.x and nodejs (when `node` is installed) only.
+- print/logging (console.log for Node.js) go to CloudWatch Logs `/aws/lambda/<name>` (START/END/REPORT lines too);
   `LogType: Tail` returns the last 4 KB base64-encoded, as AWS does.
 - The environment is what AWS sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, …), credentials
   `testing`, the function's variables and AWS_ENDPOINT_URL = this server, so boto3 in the
@@ -46,7 +50,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
-from ... import config
+from ... import config, lambda_runtimes
 from .. import lambda_sandbox
 
 log = logging.getLogger("workshop.localaws.lambda")
@@ -76,14 +80,15 @@ class InvokeResult:
 class Worker:
     """One warm worker process for one version of one function's code and configuration."""
 
-    def __init__(self, key: str, task_root: str, handler: str, env: dict[str, str], tmp: str):
+    def __init__(self, key: str, task_root: str, handler: str, env: dict[str, str], tmp: str,
+                 runtime: str = "python3"):
         self.key = key
         self.log_stream = None  # set by the runtime: one log stream per worker, like a container
         self.tmp = tmp  # its HOME, working directory and TMPDIR, removed with it
         self._killed = False
         self._kill_lock = threading.Lock()
         try:
-            self.proc, self._lifeline = lambda_sandbox.spawn(task_root, handler, env, tmp)
+            self.proc, self._lifeline = lambda_sandbox.spawn(task_root, handler, env, tmp, runtime)
         except BaseException:
             lambda_sandbox.remove_private_tmp(tmp)
             raise
@@ -119,7 +124,10 @@ class Worker:
             code = self.proc.poll()
             self.kill()
             return _exit_error(request["request_id"], f"Runtime exited with error: exit status {code}")
-        return json.loads(line)
+        reply = json.loads(line)
+        if reply.pop("exit", False):  # the worker crashed after answering (a Node.js uncaught exception)
+            self.kill()
+        return reply
 
     def _fast_readline(self, timeout: float) -> str | None:
         """Read a reply line, waiting at most `timeout` s (select on the pipe: no thread per call)."""
@@ -253,7 +261,8 @@ class Runtime:
             task_root = self._task_root(fn)
             stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
             tmp = lambda_sandbox.private_tmp(self._code_dir, fn.function_name)
-            worker = Worker(key, task_root, fn.handler or "", self._environment(fn, stream, task_root, tmp), tmp)
+            worker = Worker(key, task_root, fn.handler or "", self._environment(fn, stream, task_root, tmp), tmp,
+                            fn.run_time or "python3")
         except BaseException:
             with self._lock:
                 self._busy[arn] = max(0, self._busy.get(arn, 1) - 1)
@@ -339,9 +348,13 @@ class Runtime:
             result = InvokeResult(True, reply["payload"].encode(), reply.get("logs", ""), request_id, None, duration)
         else:
             doc = dict(reply["error"])
-            doc.setdefault("requestId", request_id)
-            order = {"errorMessage": doc.get("errorMessage"), "errorType": doc.get("errorType"),
-                     "requestId": request_id, "stackTrace": doc.get("stackTrace", [])}
+            if lambda_runtimes.language(fn.run_time) == "nodejs":  # AWS's Node.js shape
+                order = {"errorType": doc.get("errorType"), "errorMessage": doc.get("errorMessage")}
+                if "trace" in doc:
+                    order["trace"] = doc["trace"]
+            else:
+                order = {"errorMessage": doc.get("errorMessage"), "errorType": doc.get("errorType"),
+                         "requestId": request_id, "stackTrace": doc.get("stackTrace", [])}
             logs = reply.get("logs", "")
             if doc.get("errorType", "").startswith("Runtime.") and not logs:
                 logs = f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
@@ -443,6 +456,46 @@ def _invoke_route(request: Request, match) -> Response | None:
     return Response(result.payload, status=200, headers=headers)
 
 
+def cannot_run(runtime: str | None) -> str | None:
+    """Why the local AWS cannot run `runtime` and what to do, in one line; None when it can.
+
+    No runtime (a container image function) is left to moto."""
+    if not runtime:
+        return None
+    kind = lambda_runtimes.language(runtime)
+    if kind == "python":
+        return None
+    if kind == "nodejs":
+        if lambda_sandbox.find_node() is None:
+            return f"The local AWS cannot run {runtime}: Node.js is not installed (sudo apt-get install nodejs)"
+        return None
+    return f"The local AWS cannot run {runtime}: it runs python3.x and nodejs runtimes only"
+
+
+_FUNCTIONS = re.compile(r"^/2015-03-31/functions/?$")
+_CONFIGURATION = re.compile(r"^/2015-03-31/functions/[^/]+/configuration/?$")
+
+
+def _sets_runtime(request: Request) -> bool:
+    """CreateFunction (POST /2015-03-31/functions) or UpdateFunctionConfiguration (PUT .../configuration)."""
+    return ((request.method == "POST" and bool(_FUNCTIONS.match(request.path)))
+            or (request.method == "PUT" and bool(_CONFIGURATION.match(request.path))))
+
+
+def _refuse_unrunnable(request: Request, match) -> Response | None:
+    """Lambda's InvalidParameterValueException for a runtime this machine cannot run; else moto answers."""
+    try:
+        runtime = json.loads(request.get_data() or b"{}").get("Runtime")
+    except (ValueError, AttributeError):
+        return None  # moto answers a malformed body
+    why = cannot_run(runtime) if isinstance(runtime, str) else None
+    if why is None:
+        return None
+    kind = "InvalidParameterValueException"
+    return Response(json.dumps({"Type": "User", "message": why}), status=400, mimetype="application/json",
+                    headers={"x-amzn-ErrorType": kind, "x-amzn-RequestId": str(uuid.uuid4())})
+
+
 def install(server) -> None:
     global _runtime
     lambda_sandbox.protect_server()  # this process runs handlers' workers: keep its environment from them
@@ -456,6 +509,7 @@ def install(server) -> None:
             owner.shutdown()
             _runtime = None
 
+    server.intercept(_sets_runtime, _refuse_unrunnable)
     server.route("POST", r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$", _invoke_route)
     server.background("lambda-reaper", lambda: owner.reap(), interval=10.0)
     server.on_stop(stop)
