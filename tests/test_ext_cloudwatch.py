@@ -134,3 +134,58 @@ def test_plain_moto_never_changes_an_alarms_state():
     from plain_moto import facts
 
     assert facts()["cloudwatch"] == {"created": "OK", "after_breach": "OK"}
+
+
+def test_alarm_history_records_the_breach_and_the_action_as_aws_does(cw, local_aws):
+    """After a breach, describe_alarm_history shows "Alarm updated from OK to ALARM" (HistoryData with old and
+    new state) and the scaling action it ran, newest first."""
+    import json
+
+    asg, name = _scaling_group(local_aws)
+    arn = asg.put_scaling_policy(AutoScalingGroupName=name, PolicyName=f"{name}-out", AdjustmentType="ChangeInCapacity",
+                                 ScalingAdjustment=1)["PolicyARN"]
+    alarm = f"{name}-hist"
+    _alarm(cw, alarm, EvaluationPeriods=1, AlarmActions=[arn])
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    _put(cw, alarm, [10.0], start)
+    _put(cw, alarm, [99.0], start + timedelta(minutes=1))
+    items = cw.describe_alarm_history(AlarmName=alarm)["AlarmHistoryItems"]
+    assert [(i["HistoryItemType"], i["HistorySummary"]) for i in items] == [
+        ("Action", f"Successfully executed action {arn}"),
+        ("StateUpdate", "Alarm updated from OK to ALARM"),
+        ("StateUpdate", "Alarm updated from INSUFFICIENT_DATA to OK"),
+    ]
+    assert all(i["AlarmName"] == alarm and i["AlarmType"] == "MetricAlarm" for i in items)
+    data = json.loads(items[1]["HistoryData"])
+    assert (data["version"], data["oldState"]["stateValue"], data["newState"]["stateValue"]) == ("1.0", "OK", "ALARM")
+    assert data["newState"]["stateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints")
+    assert data["newState"]["stateReasonData"]["recentDatapoints"] == [99.0]
+    action = json.loads(items[0]["HistoryData"])
+    assert (action["actionState"], action["notificationResource"]) == ("Succeeded", arn)
+    only = cw.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate", MaxRecords=1,
+                                     ScanBy="TimestampAscending")
+    assert [i["HistorySummary"] for i in only["AlarmHistoryItems"]] == ["Alarm updated from INSUFFICIENT_DATA to OK"]
+    assert only["NextToken"]
+
+
+def test_alarm_history_answers_the_query_protocol_too(cw, local_aws):
+    """An older client's query-protocol DescribeAlarmHistory gets XML that botocore's query parser reads."""
+    import urllib.parse
+    import urllib.request
+
+    import botocore.session
+    from botocore.parsers import create_parser
+
+    alarm = f"a-{uuid.uuid4().hex[:8]}"
+    _alarm(cw, alarm)
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="by hand")
+    body = urllib.parse.urlencode({"Action": "DescribeAlarmHistory", "Version": "2010-08-01", "AlarmName": alarm})
+    request = urllib.request.Request(local_aws.endpoint + "/", data=body.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/monitoring/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        raw = {"status_code": answer.status, "headers": dict(answer.headers), "body": answer.read()}
+    model = botocore.session.get_session().get_service_model("cloudwatch").operation_model("DescribeAlarmHistory")
+    parsed = create_parser("query").parse(raw, model.output_shape)
+    assert [i["HistorySummary"] for i in parsed["AlarmHistoryItems"]] == ["Alarm updated from INSUFFICIENT_DATA to ALARM"]

@@ -141,3 +141,24 @@ def test_the_aws_cli_way_sees_the_failover_too(rds_setup, local_aws):
     plain.reboot_db_instance(DBInstanceIdentifier=name, ForceFailover=True)
     db = plain.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
     assert (db["AvailabilityZone"], db["SecondaryAvailabilityZone"]) == ("us-east-1b", "us-east-1a")
+
+
+def test_forced_failover_is_rebooting_for_a_stated_window_then_available(rds_setup):
+    """reboot-db-instance --force-failover answers DBInstanceStatus rebooting, describe shows it for
+    REBOOTING_S seconds, then available, with the endpoint unchanged."""
+    import time
+
+    from workshop.localaws.ext import rds_multiaz
+
+    make, rds = rds_setup
+    name = make(True)
+    endpoint = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["Endpoint"]
+    started = time.monotonic()
+    answer = rds.reboot_db_instance(DBInstanceIdentifier=name, ForceFailover=True)["DBInstance"]
+    during = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    assert time.monotonic() - started < rds_multiaz.REBOOTING_S, "the machine was too slow to see the window"
+    assert (answer["DBInstanceStatus"], during["DBInstanceStatus"]) == ("rebooting", "rebooting")
+    time.sleep(rds_multiaz.REBOOTING_S)
+    after = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    assert (after["DBInstanceStatus"], after["Endpoint"]) == ("available", endpoint)
+

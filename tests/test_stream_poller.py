@@ -150,3 +150,32 @@ def test_latest_starts_after_what_is_already_in_the_stream():
     time.sleep(0.6)  # the poller has seen the mapping
     _put(table, ["new"])
     assert wait_for(lambda: _delivered_keys(b), timeout=10) == ["new"]
+
+
+def test_a_mapping_reports_its_last_processing_result_as_aws_does():
+    """LastProcessingResult is "No records processed", then "OK" after a delivered batch, then
+    "PROBLEM: Function call failed" while a batch fails; StateTransitionReason is "User action" in every answer."""
+    lam = aws.client("lambda")
+    b, table, stream, name, mapping = _setup(BatchSize=10)
+    first = lam.get_event_source_mapping(UUID=mapping)
+    assert (first["LastProcessingResult"], first["StateTransitionReason"]) == ("No records processed", "User action")
+    _put(table, ["e1"])
+    assert wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["LastProcessingResult"] == "OK", timeout=10)
+    _put(table, ["e2"], value="bad")
+    assert wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["LastProcessingResult"]
+                    == "PROBLEM: Function call failed", timeout=10)
+    listed = [m for m in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] if m["UUID"] == mapping]
+    assert listed[0]["LastProcessingResult"] == "PROBLEM: Function call failed"
+    updated = lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    assert (updated["StateTransitionReason"], updated["LastProcessingResult"]) == \
+        ("User action", "PROBLEM: Function call failed")
+
+
+def test_a_queue_mapping_is_user_initiated_without_a_processing_result():
+    """An SQS mapping says StateTransitionReason "USER_INITIATED" and, as on AWS, no LastProcessingResult."""
+    sqs, lam = aws.client("sqs"), aws.client("lambda")
+    queue = sqs.create_queue(QueueName=f"esm-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = function(RECORDER, env={"BUCKET": bucket()}, timeout=10)
+    created = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1, Enabled=False)
+    assert created["StateTransitionReason"] == "USER_INITIATED" and "LastProcessingResult" not in created

@@ -211,7 +211,9 @@ def _translate_errors(c, local: bool) -> None:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = exc.response.get("Error", {}).get("Code", "")
-            if local and status == 500 and code in ("500", "InternalFailure", ""):
+            # the local AWS answers what it lacks as AWS's 501 NotImplemented (localaws/unimplemented.py);
+            # a 500 is a crash inside moto on a call it only half knows
+            if local and (code == "NotImplemented" or (status == 500 and code in ("500", "InternalFailure", ""))):
                 raise Unsupported(_unsupported(service, operation_name)) from None
             raise
 

@@ -19,6 +19,8 @@ request), `signed_scope(request)` (service and region of its SigV4 credential sc
 
 Before any extension or moto sees a request, `guard` turns away foreign browser origins,
 non-local `Host` names, oversized or malformed bodies (see `workshop/localaws/guard.py`).
+An operation moto lacks is answered as AWS's 501 `NotImplemented` error in the request's own
+protocol, not as moto's HTML page (see `workshop/localaws/unimplemented.py`).
 """
 
 from __future__ import annotations
@@ -333,7 +335,7 @@ class LocalAWS:
         except BaseException:
             sock.close()
             raise
-        app = _Dispatcher(DomainDispatcherApplication(create_backend_app), self)
+        app = _Dispatcher(DomainDispatcherApplication(_moto_app(create_backend_app)), self)
         # a connection silent for socket_timeout seconds (no request, or less body than it
         # declared) is dropped, so it cannot hold a thread forever; answering takes any time
         handler = type("RequestHandler", (MotoRequestHandler,), {"timeout": self.socket_timeout})
@@ -396,6 +398,18 @@ class LocalAWS:
                 install(self)
             if patches is not None or install is not None:
                 self.extensions.append(info.name)
+
+
+def _moto_app(create_backend_app):
+    """moto's app factory, with each service app answering what it lacks as an AWS error (`unimplemented`)."""
+    from . import unimplemented
+
+    def create(service):
+        app = create_backend_app(service)
+        unimplemented.install(app)
+        return app
+
+    return create
 
 
 def _server_patches(moto) -> None:

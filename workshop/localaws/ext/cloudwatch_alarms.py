@@ -17,6 +17,15 @@ AWS (CloudWatch User Guide, "Using Amazon CloudWatch alarms" and "Alarm evaluati
 - `SetAlarmState` runs the new state's actions too (AWS does; handy for tests and demos).
 
 Scaling-policy actions are executed by `autoscaling.execute_policy_arn` (same process).
+
+`DescribeAlarmHistory` (moto lacks it) answers from what this evaluation did, shaped as AWS
+records it ("Viewing alarm history", CloudWatch User Guide): a `StateUpdate` item per state
+change ("Alarm updated from OK to ALARM", HistoryData `{"version": "1.0", "oldState": {...},
+"newState": {...}}` with each state's reason and reason data) and an `Action` item per action
+run ("Successfully executed action arn:...", HistoryData `{"actionState": "Succeeded", ...}`).
+It is a method on moto's CloudWatchResponse, so moto's serializer answers in the protocol the
+request came in (boto3 1.44 speaks JSON to CloudWatch, older clients query/XML).
+ConfigurationUpdate items (alarm created/updated) are not recorded.
 """
 
 from __future__ import annotations
@@ -147,6 +156,80 @@ def evaluate(backend, alarm, now: datetime | None = None) -> tuple[str, str, dic
     return "OK", reason, data, buckets[0][1], now
 
 
+# --- history -------------------------------------------------------------------------------
+
+_HISTORY = "_workshop_alarm_history"
+#: AWS keeps alarm history for two weeks; here, the newest items per region
+HISTORY_LIMIT = 10_000
+
+
+def _history(account_id: str, region: str) -> list[dict]:
+    backend = cwm.cloudwatch_backends[account_id][region]
+    return backend.__dict__.setdefault(_HISTORY, [])
+
+
+def _where(alarm) -> tuple[str, str]:
+    return alarm.alarm_arn.split(":")[4], alarm.region_name
+
+
+def _millis(when: datetime) -> int:
+    return int(_utc(when).timestamp() * 1000)
+
+
+def _record(alarm, kind: str, summary: str, data: dict) -> None:
+    history = _history(*_where(alarm))
+    with _LOCK:
+        history.append({"AlarmName": alarm.name, "AlarmType": "CompositeAlarm" if alarm.rule else "MetricAlarm",
+                        "Timestamp": datetime.now(timezone.utc), "HistoryItemType": kind,
+                        "HistorySummary": summary, "HistoryData": json.dumps(data)})
+        del history[:-HISTORY_LIMIT]
+
+
+def _state(value, reason, reason_data) -> dict:
+    state = {"stateValue": value, "stateReason": reason}
+    try:
+        parsed = json.loads(reason_data) if reason_data else None
+    except ValueError:
+        parsed = None
+    if parsed:
+        state["stateReasonData"] = parsed
+    return state
+
+
+def _update_state(original):
+    """moto's Alarm.update_state, recording the change as AWS's history does."""
+
+    def update_state(self, reason, reason_data, state_value):
+        old = _state(self.state_value, self.state_reason, self.state_reason_data)
+        original(self, reason, reason_data, state_value)
+        _record(self, "StateUpdate", f"Alarm updated from {old['stateValue']} to {state_value}",
+                {"version": "1.0", "oldState": old, "newState": _state(state_value, reason, reason_data)})
+
+    return update_state
+
+
+def describe_alarm_history(self):
+    """DescribeAlarmHistory (a method of moto's CloudWatchResponse): the kit's recorded items, filtered and paged."""
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("AlarmName")
+    kind = self._get_param("HistoryItemType")
+    types = self._get_param("AlarmTypes") or ["MetricAlarm", "CompositeAlarm"]
+    start, end = self._get_param("StartDate"), self._get_param("EndDate")
+    limit = int(self._get_param("MaxRecords") or 100)
+    offset = int(self._get_param("NextToken") or 0)
+    items = [item for item in _history(self.current_account, self.region)
+             if (not name or item["AlarmName"] == name) and (not kind or item["HistoryItemType"] == kind)
+             and item["AlarmType"] in types and (not start or item["Timestamp"] >= _utc(start))
+             and (not end or item["Timestamp"] <= _utc(end))]
+    if (self._get_param("ScanBy") or "TimestampDescending") == "TimestampDescending":
+        items.reverse()
+    result: dict = {"AlarmHistoryItems": items[offset:offset + limit]}
+    if offset + limit < len(items):
+        result["NextToken"] = str(offset + limit)
+    return ActionResult(result)
+
+
 def _run_actions(account_id: str, region: str, alarm, value: float | None, now: datetime | None, changed: bool) -> None:
     if not alarm.actions_enabled:
         return
@@ -159,7 +242,16 @@ def _run_actions(account_id: str, region: str, alarm, value: float | None, now: 
         last = alarm.__dict__.get("_workshop_last_action")
         if not changed and last is not None and timedelta(0) <= clock - last < timedelta(seconds=int(alarm.period or 60)):
             continue  # Auto Scaling actions repeat once per period while the alarm stays in state
-        autoscaling.execute_policy_arn(account_id, region, arn, alarm.name, alarm.state_value, value, clock)
+        updated = _millis(alarm.state_updated_timestamp or clock)
+        try:
+            autoscaling.execute_policy_arn(account_id, region, arn, alarm.name, alarm.state_value, value, clock)
+        except Exception as exc:
+            _record(alarm, "Action", f"Failed to execute action {arn}",
+                    {"actionState": "Failed", "notificationResource": arn, "stateUpdateTimestamp": updated,
+                     "error": str(exc)})
+            raise
+        _record(alarm, "Action", f"Successfully executed action {arn}",
+                {"actionState": "Succeeded", "notificationResource": arn, "stateUpdateTimestamp": updated})
         alarm._workshop_last_action = clock
 
 
@@ -250,8 +342,12 @@ def _put_metric_alarm(self, name, *args, **kwargs):
 
 def patches(moto) -> None:
     """Called once per process by the server, after its moto version check."""
+    from moto.cloudwatch.responses import CloudWatchResponse
+
     _ORIGINAL["put_metric_alarm"] = cwm.CloudWatchBackend.put_metric_alarm
     cwm.CloudWatchBackend.put_metric_alarm = _put_metric_alarm
+    cwm.Alarm.update_state = _update_state(cwm.Alarm.update_state)
+    CloudWatchResponse.describe_alarm_history = describe_alarm_history
 
 
 def install(server) -> None:

@@ -11,6 +11,10 @@ moto 5.2.5 accepts `MultiAZ=True` but never sets `SecondaryAvailabilityZone`, an
   and records the failover in `describe_events` (category "failover"); on a single-AZ
   instance it is refused with InvalidParameterCombination, as AWS does.
 
+- a forced failover answers, and `describe_db_instances` shows, `DBInstanceStatus` `rebooting`
+  for REBOOTING_S seconds, then `available` (AWS: "rebooting" while the standby is promoted,
+  typically 60-120 s; locally a second, so the course's waits stay short).
+
 Event messages follow AWS's RDS event list ("Amazon RDS event categories and event
 messages", RDS User Guide: RDS-EVENT-0013 "A Multi-AZ failover that resulted in the
 promotion of a standby instance has started.", RDS-EVENT-0049 "A Multi-AZ failover has
@@ -19,12 +23,17 @@ completed.").
 
 from __future__ import annotations
 
+import time
+
 from werkzeug.wrappers import Request
 
 FAILOVER_STARTED = "A Multi-AZ failover that resulted in the promotion of a standby instance has started."
 FAILOVER_COMPLETED = "A Multi-AZ failover has completed."
 
 _SECONDARY = "_workshop_secondary_az"
+_STATUS, _REBOOTING_UNTIL = "_workshop_status", "_workshop_rebooting_until"
+#: seconds a forced failover shows DBInstanceStatus "rebooting" before "available" again
+REBOOTING_S = 1.0
 
 
 def _secondary_az(db) -> str | None:
@@ -51,6 +60,17 @@ def _secondary_az(db) -> str | None:
 
 def _set_secondary_az(db, value) -> None:
     db.__dict__[_SECONDARY] = value
+
+
+def _status(db) -> str:
+    """DBInstanceStatus: "rebooting" while a failover is under way, else what moto set."""
+    if time.monotonic() < db.__dict__.get(_REBOOTING_UNTIL, 0.0):
+        return "rebooting"
+    return db.__dict__.get(_STATUS, "available")
+
+
+def _set_status(db, value) -> None:
+    db.__dict__[_STATUS] = value
 
 
 def _region(request: Request) -> str:
@@ -86,6 +106,7 @@ def fail_over(db) -> None:
         )
     primary = db.availability_zone
     db.availability_zone, db.__dict__[_SECONDARY] = standby, primary
+    db.__dict__[_REBOOTING_UNTIL] = time.monotonic() + REBOOTING_S
     db.add_event("DB_INSTANCE_MULTI_AZ_FAILOVER_STARTED")
     db.add_event("DB_INSTANCE_MULTI_AZ_FAILOVER_COMPLETED")
 
@@ -135,6 +156,7 @@ def patches(moto) -> None:
     from moto.rds.models import DBInstance
 
     DBInstance.secondary_availability_zone = property(_secondary_az, _set_secondary_az)
+    DBInstance.status = property(_status, _set_status)
 
 
 def install(server) -> None:

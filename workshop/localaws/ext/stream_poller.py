@@ -17,6 +17,8 @@ service does:
   dynamodb{Keys, NewImage/OldImage, SequenceNumber, SizeBytes, StreamViewType,
   ApproximateCreationDateTime as epoch seconds}, eventSourceARN.
 A put_item wakes the poller at once, so a handler starts about WINDOW_S after it (well within a second).
+get/list/create/update answers carry what AWS reports: `LastProcessingResult` ("No records
+processed", "OK", "PROBLEM: Function call failed") and `StateTransitionReason` ("User action").
 """
 
 from __future__ import annotations
@@ -154,7 +156,9 @@ def _cursor_for(esm, region: str) -> _Cursor | None:
         return None
     cursor = _cursors.get(esm.uuid)
     if cursor is None or cursor.shard is not shard:
-        start = len(shard.items) if (esm.starting_position or "TRIM_HORIZON") == "LATEST" else 0
+        start = 0
+        if (esm.starting_position or "TRIM_HORIZON") == "LATEST":  # the stream's end when the mapping was made
+            start = esm.__dict__.get(_LATEST, len(shard.items)) if cursor is None else len(shard.items)
         cursor = _Cursor(esm.event_source_arn, shard, start)
         _cursors[esm.uuid] = cursor
     return cursor
@@ -245,11 +249,55 @@ def status(uuid_: str) -> dict | None:
             "lastProcessingResult": cursor.last_result}
 
 
+_LATEST = "_workshop_latest_position"
+
+
+def _note_latest(original):
+    """LATEST is where the stream ends when the mapping is created, however late the poller first looks."""
+
+    def create_event_source_mapping(self, spec):
+        esm = original(self, spec)
+        if _is_stream(esm.event_source_arn) and ":dynamodb:" in esm.event_source_arn:
+            shard = _find_shard(self.region_name, esm.event_source_arn)
+            if shard is not None:
+                esm.__dict__[_LATEST] = len(shard.items)
+        return esm
+
+    return create_event_source_mapping
+
+
+def _is_stream(arn: str) -> bool:
+    return "/stream/" in arn and (":dynamodb:" in arn or ":kinesis:" in arn)
+
+
+def _configuration(original):
+    """A mapping as AWS describes it: StateTransitionReason "User action" for a stream mapping
+    ("USER_INITIATED" for a queue), and a stream mapping's LastProcessingResult ("No records
+    processed" until the poller has delivered, then "OK" or "PROBLEM: Function call failed")."""
+
+    def get_configuration(self):
+        config = original(self)
+        config.pop("LastProcessingResult", None)
+        if _is_stream(self.event_source_arn):
+            config["StateTransitionReason"] = "User action"
+            known = status(self.uuid)
+            config["LastProcessingResult"] = known["lastProcessingResult"] if known else "No records processed"
+        else:
+            config["StateTransitionReason"] = "USER_INITIATED"
+        return config
+
+    return get_configuration
+
+
 def patches(moto) -> None:
     """Stop moto handing stream records to its Docker invoke (and dropping them); wake the poller instead.
+    Mappings report what the poller did (`_configuration`).
 
     Called once per process by the server, after its moto version check."""
-    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+
+    EventSourceMapping.get_configuration = _configuration(EventSourceMapping.get_configuration)
+    LambdaBackend.create_event_source_mapping = _note_latest(LambdaBackend.create_event_source_mapping)
 
     def send_dynamodb_items(self, function_arn, items, source):
         _wake.set()
