@@ -64,7 +64,9 @@ def _kit_processes() -> dict[int, str]:
             cwd = os.readlink(f"/proc/{entry.name}/cwd")
         except OSError:
             cwd = ""
-        if root in line or cwd == root or cwd.startswith(root + os.sep):
+        ours = f"{root}/workshop/localaws/lambda_worker" in line if "lambda_worker" in line \
+            else cwd == root or cwd.startswith(root + os.sep)  # a server runs where its owner ran
+        if ours:
             found[int(entry.name)] = line
     return found
 

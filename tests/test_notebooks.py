@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from workshop import config, exercises, inventory, runner, stages, teardown
-from workshop.localaws.server import LocalAWS
+from workshop.localaws import process
 
 pytestmark = pytest.mark.notebooks
 
@@ -20,12 +20,14 @@ SOLUTION_NOTEBOOKS = sorted(exercises.SOLUTIONS.glob("*.ipynb"))
 
 
 @pytest.fixture
-def private_aws(monkeypatch):
-    """A fresh local AWS for one test, so resource counts are this test's alone."""
-    server = LocalAWS(port=0).start()
-    monkeypatch.setenv("WORKSHOP_ENDPOINT", server.endpoint)
-    yield server
-    server.stop()
+def private_aws(monkeypatch, tmp_path_factory):
+    """A fresh local AWS in a process of its own, so the account is this test's alone (moto's state is
+    per process: a server started inside the test process would share every other test's resources)."""
+    folder = tmp_path_factory.mktemp("private-aws")
+    proc, state = process.spawn(0, folder / "state.json", folder / "local-aws.log")
+    monkeypatch.setenv("WORKSHOP_ENDPOINT", state["endpoint"])
+    yield state
+    process.stop(proc)
 
 
 def _tracked_notebooks():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from workshop import config
+
 import conftest
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="scans /proc")]
@@ -29,7 +31,7 @@ def test_a_leaked_local_aws_fails_the_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(conftest.__file__).parent)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest",
                            "--basetemp", str(tmp_path / "t"), str(tmp_path / "test_leaky.py")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=config.ROOT, timeout=120)
     leaked = int(next((tmp_path / "t").rglob("leaked.pid")).read_text())
     try:
         assert done.returncode == 1, done.stdout[-2000:]
