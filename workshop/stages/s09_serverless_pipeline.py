@@ -1,10 +1,17 @@
-"""Stage 9: the serverless data pipeline of slides 28-29, for real.
+"""Stage 9: the serverless data pipeline of slides 28-29, for real, in both eras.
 
 HTTP POST /prod/logger -> API Gateway (request validator) -> Lambda writeToDynamoDB ->
 DynamoDB eventTable + Streams (NEW_IMAGE) -> Lambda DynamoDBToFirehose -> Firehose
 firehoseToS3 -> S3. It stands alone (builds_on=()). The two handler bodies are the
 learner's exercises; their reference versions live in the solution notebook (the single
 source), and `handler_sources()` reads them from there for `build` and the benchmark.
+
+Beside it, on the same API and stage, POST /prod/v2016/logger is the talk's own 2016 design:
+a non-proxy Lambda integration (type AWS, a passthrough request template, integration and
+method responses) in front of `writeToDynamoDB-2016`, which stores the posted body as the
+item. Lambda proxy integrations only appeared in September 2016 (AWS News Blog, "API Gateway
+Update - New Features Simplify API Development"). That handler is given, not an exercise:
+`handler_2016_source()` reads it from the solution notebook too.
 
 Names derive from the run id but keep the talk's names: `ws.name("eventTable")` ->
 `sbs-<run>-eventTable`. Each function has its own least-privilege role.
@@ -32,6 +39,14 @@ from . import Check, CheckResult, Stage, register
 RUNTIME = lambda_runtimes.COURSE_RUNTIME
 HANDLER_FILE = "handler.py"
 API_STAGE = "prod"
+PATH = "/logger"              # today's design: AWS_PROXY, what `workshop load` and `workshop status` use
+PATH_2016 = "/v2016/logger"   # the talk's 2016 design: AWS (non-proxy) with mapping templates
+#: the 2016 integration's templates (Velocity): the body passes through as the event; the reply is mapped back
+REQUEST_TEMPLATES_2016 = {"application/json": "$input.json('$')"}
+RESPONSE_TEMPLATES_2016 = {"application/json": '{"eventId": $input.json(\'$.eventId\')}'}
+#: a Lambda error (its errorMessage matches) becomes a 500 with the message, instead of a 200
+ERROR_PATTERN_2016 = ".+"
+ERROR_TEMPLATES_2016 = {"application/json": '{"message": $input.json(\'$.errorMessage\')}'}
 #: the request model: what a valid event looks like (the validator rejects anything else with 400)
 EVENT_SCHEMA = {
     "$schema": "http://json-schema.org/draft-04/schema#",
@@ -49,6 +64,7 @@ def names(ctx) -> dict[str, str]:
         "bucket": ctx.name("events").lower(),
         "stream": ctx.name("firehoseToS3"),
         "write": ctx.name("writeToDynamoDB"),
+        "write_2016": ctx.name("writeToDynamoDB-2016"),
         "forward": ctx.name("DynamoDBToFirehose"),
         "api": ctx.name("logger-api"),
         "write_role": ctx.name("writeToDynamoDB-role"),
@@ -63,6 +79,7 @@ ARCHITECTURE = Architecture(
         Node("apps", "client", "Web apps"),
         Node("api", "apigateway", "API Gateway\nPOST /prod/logger"),
         Node("write", "lambda", "writeToDynamoDB"),
+        Node("write_2016", "lambda", "writeToDynamoDB-2016\n(the talk's design)"),
         Node("table", "dynamodb", "eventTable\n+ Streams"),
         Node("forward", "lambda", "DynamoDBToFirehose"),
         Node("firehose", "firehose", "firehoseToS3"),
@@ -72,6 +89,8 @@ ARCHITECTURE = Architecture(
         Edge("apps", "api", "HTTP POST"),
         Edge("api", "write", "AWS_PROXY"),
         Edge("write", "table", "put_item"),
+        Edge("api", "write_2016", "AWS + templates\n/v2016/logger"),
+        Edge("write_2016", "table", "put_item"),
         Edge("table", "forward", "stream batches"),
         Edge("forward", "firehose", "put_record_batch"),
         Edge("firehose", "bucket", "objects"),
@@ -89,6 +108,29 @@ def handler_sources() -> tuple[str, str]:
     write = exercises.take_solution(exercises.get("s09-write-handler"), ns)
     forward = exercises.take_solution(exercises.get("s09-forward-handler"), ns)
     return write, forward
+
+
+def handler_2016_source() -> str:
+    """The talk's 2016 writeToDynamoDB (given, not an exercise), from the solution notebook's cell."""
+    return given_source("write_to_dynamodb_2016_py")
+
+
+def given_source(variable: str) -> str:
+    """The string a solution notebook cell assigns to `variable` (`variable = r'''...'''`), read without running it."""
+    import ast
+
+    from .. import exercises
+
+    cells = json.loads((exercises.SOLUTIONS / STAGE.notebook).read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] != "code" or f"{variable} = " not in source:
+            continue
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == variable for t in node.targets) \
+                    and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    raise LookupError(f"no cell in {STAGE.notebook} assigns the string {variable!r}")
 
 
 def body_lines(source: str, function: str = "handler") -> int:
@@ -292,8 +334,8 @@ def retry_role_propagation(call, attempts: int = 10):
             time.sleep(3)
 
 
-def deploy(ctx, write_source: str, forward_source: str) -> dict:
-    """Create (or update) the whole pipeline, idempotently; return names, ARNs and the invoke URL."""
+def deploy(ctx, write_source: str, forward_source: str, write_2016_source: str | None = None) -> dict:
+    """Create (or update) the whole pipeline, both eras, idempotently; return names, ARNs and the invoke URLs."""
     from .. import invoke_urls
 
     n = names(ctx)
@@ -319,17 +361,19 @@ def deploy(ctx, write_source: str, forward_source: str) -> dict:
                 "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}},  # the minimum: objects appear fast
             Tags=ctx.tag_list()))
     functions = {}
-    for key, source, env in (("write", write_source, {"TABLE_NAME": n["table"]}),
-                             ("forward", forward_source, {"STREAM_NAME": n["stream"]})):
-        functions[key] = ensure_function(lam, n[key], source, arns[key], env, ctx.tags)
+    write_2016_source = write_2016_source if write_2016_source is not None else handler_2016_source()
+    for key, source, role, env in (("write", write_source, "write", {"TABLE_NAME": n["table"]}),
+                                   ("write_2016", write_2016_source, "write", {"TABLE_NAME": n["table"]}),
+                                   ("forward", forward_source, "forward", {"STREAM_NAME": n["stream"]})):
+        functions[key] = ensure_function(lam, n[key], source, arns[role], env, ctx.tags)
     if not any(m["EventSourceArn"] == stream_arn for m in
                lam.list_event_source_mappings(FunctionName=n["forward"])["EventSourceMappings"]):
         retry_role_propagation(lambda: lam.create_event_source_mapping(
             FunctionName=n["forward"], EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=100,
             Enabled=True, BisectBatchOnFunctionError=True))
-    api_id = ensure_api(ctx, apigw, lam, n, functions["write"])
-    return {"names": n, "api_id": api_id, "url": invoke_urls.stage_url(api_id, API_STAGE, ctx.region) + "/logger",
-            "stream_arn": stream_arn}
+    api_id = ensure_api(ctx, apigw, lam, n, functions["write"], functions["write_2016"])
+    base = invoke_urls.stage_url(api_id, API_STAGE, ctx.region)
+    return {"names": n, "api_id": api_id, "url": base + PATH, "url_2016": base + PATH_2016, "stream_arn": stream_arn}
 
 
 def ensure_function(lam, name: str, source: str, role_arn: str, env: dict, tags: dict) -> str:
@@ -353,54 +397,120 @@ def ensure_function(lam, name: str, source: str, role_arn: str, env: dict, tags:
     return config["FunctionArn"]
 
 
-def ensure_api(ctx, apigw, lam, n: dict, function_arn: str) -> str:
-    """The REST API: POST /logger with a validator (userId string, value number) -> writeToDynamoDB; stage prod."""
+def lambda_uri(region: str, function_arn: str) -> str:
+    """The integration URI of a Lambda function (the Lambda service's Invoke action, as API Gateway calls it)."""
+    return f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+
+
+def ensure_resource(apigw, api_id: str, path: str) -> dict:
+    """Find or create the resource at `path` (and its parents); return it."""
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
+    parent = resources["/"]
+    for i, part in enumerate(path.strip("/").split("/")):
+        here = "/" + "/".join(path.strip("/").split("/")[:i + 1])
+        if here not in resources:
+            resources[here] = apigw.create_resource(restApiId=api_id, parentId=parent["id"], pathPart=part)
+        parent = resources[here]
+    return parent
+
+
+def _allow_api(ctx, lam, function_arn: str, api_id: str, path: str, statement_id: str) -> None:
+    try:
+        lam.add_permission(FunctionName=function_arn, StatementId=statement_id, Action="lambda:InvokeFunction",
+                           Principal="apigateway.amazonaws.com",
+                           SourceArn=f"arn:aws:execute-api:{ctx.region}:{_account()}:{api_id}/*/POST{path}")
+    except lam.exceptions.ResourceConflictException:
+        pass  # already allowed
+
+
+def ensure_api(ctx, apigw, lam, n: dict, function_arn: str, function_2016_arn: str) -> str:
+    """The REST API, stage prod: POST /logger (validator, AWS_PROXY -> writeToDynamoDB) and the talk's
+    POST /v2016/logger (AWS, mapping templates -> writeToDynamoDB-2016). Redeploys when a method changed."""
     api_id = next((a["id"] for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == n["api"]), None)
     if api_id is None:
         api_id = apigw.create_rest_api(name=n["api"], tags=ctx.tags, endpointConfiguration={"types": ["REGIONAL"]})["id"]
-    resources = apigw.get_resources(restApiId=api_id, limit=500)["items"]
-    root = next(r["id"] for r in resources if r["path"] == "/")
-    logger = next((r for r in resources if r["path"] == "/logger"), None)
-    if logger is None:
-        logger = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="logger")
+    logger = ensure_resource(apigw, api_id, PATH)
     if "LoggerEvent" not in {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]}:
         apigw.create_model(restApiId=api_id, name="LoggerEvent", contentType="application/json",
                            schema=json.dumps(EVENT_SCHEMA))
     validators = apigw.get_request_validators(restApiId=api_id)["items"]
     validator = next((v["id"] for v in validators if v["name"] == "body"), None) or apigw.create_request_validator(
         restApiId=api_id, name="body", validateRequestBody=True, validateRequestParameters=False)["id"]
+    changed = False
     if "POST" not in (logger.get("resourceMethods") or {}):
         apigw.put_method(restApiId=api_id, resourceId=logger["id"], httpMethod="POST", authorizationType="NONE",
                          requestValidatorId=validator, requestModels={"application/json": "LoggerEvent"})
+        changed = True
+    if _integration(apigw, api_id, logger["id"]) is None:
         apigw.put_integration(restApiId=api_id, resourceId=logger["id"], httpMethod="POST", type="AWS_PROXY",
-                              integrationHttpMethod="POST",
-                              uri=f"arn:aws:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
-        try:
-            lam.add_permission(FunctionName=function_arn, StatementId="apigateway-logger", Action="lambda:InvokeFunction",
-                               Principal="apigateway.amazonaws.com",
-                               SourceArn=f"arn:aws:execute-api:{ctx.region}:{_account()}:{api_id}/*/POST/logger")
-        except lam.exceptions.ResourceConflictException:
-            pass  # already allowed
-    if API_STAGE not in {s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]}:
-        apigw.create_deployment(restApiId=api_id, stageName=API_STAGE)
+                              integrationHttpMethod="POST", uri=lambda_uri(ctx.region, function_arn))
+        changed = True
+    _allow_api(ctx, lam, function_arn, api_id, PATH, "apigateway-logger")
+    changed |= ensure_route_2016(apigw, api_id, ensure_resource(apigw, api_id, PATH_2016),
+                                 lambda_uri(ctx.region, function_2016_arn))
+    _allow_api(ctx, lam, function_2016_arn, api_id, PATH_2016, "apigateway-logger-2016")
+    if changed or API_STAGE not in {s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]}:
+        apigw.create_deployment(restApiId=api_id, stageName=API_STAGE,
+                                description="POST /logger (proxy) and POST /v2016/logger (the talk's design)")
     return api_id
 
 
+def _integration(apigw, api_id: str, resource_id: str) -> dict | None:
+    try:
+        found = apigw.get_integration(restApiId=api_id, resourceId=resource_id, httpMethod="POST")
+    except apigw.exceptions.NotFoundException:
+        return None
+    return found if found.get("type") else None  # moto answers an empty document where AWS says NotFound
+
+
+def ensure_route_2016(apigw, api_id: str, resource: dict, uri: str) -> bool:
+    """POST on `resource` as in 2016: a non-proxy Lambda integration with a passthrough request template,
+    a response template and the method/integration responses (200, and 500 for a Lambda error). Each part
+    is found or created; True when something was created (the stage needs a new deployment)."""
+    rid, changed = resource["id"], False
+    if "POST" not in (resource.get("resourceMethods") or {}):
+        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="POST", authorizationType="NONE")
+        changed = True
+    method = apigw.get_method(restApiId=api_id, resourceId=rid, httpMethod="POST")
+    for status in ("200", "500"):
+        if status not in (method.get("methodResponses") or {}):
+            apigw.put_method_response(restApiId=api_id, resourceId=rid, httpMethod="POST", statusCode=status,
+                                      responseModels={"application/json": "Empty"})
+            changed = True
+    integration = _integration(apigw, api_id, rid)
+    if integration is None:
+        apigw.put_integration(restApiId=api_id, resourceId=rid, httpMethod="POST", type="AWS",
+                              integrationHttpMethod="POST", uri=uri, passthroughBehavior="WHEN_NO_TEMPLATES",
+                              requestTemplates=REQUEST_TEMPLATES_2016)
+        integration, changed = {}, True
+    responses = integration.get("integrationResponses") or {}
+    if "200" not in responses:
+        apigw.put_integration_response(restApiId=api_id, resourceId=rid, httpMethod="POST", statusCode="200",
+                                       responseTemplates=RESPONSE_TEMPLATES_2016)
+        changed = True
+    if "500" not in responses:
+        apigw.put_integration_response(restApiId=api_id, resourceId=rid, httpMethod="POST", statusCode="500",
+                                       selectionPattern=ERROR_PATTERN_2016, responseTemplates=ERROR_TEMPLATES_2016)
+        changed = True
+    return changed
+
+
 def build(ctx) -> None:
-    """The whole pipeline with the reference handlers (for later stages and the benchmark)."""
-    deploy(ctx, *handler_sources())
+    """The whole pipeline, both eras, with the reference handlers (for later stages and the benchmark)."""
+    deploy(ctx, *handler_sources(), handler_2016_source())
 
 
 # --- verification ------------------------------------------------------------------------------
 
-def invoke_url(ctx) -> str | None:
-    """The stage's POST URL (…/prod/logger), or None when its API is not deployed."""
+def invoke_url(ctx, path: str = PATH) -> str | None:
+    """The stage's POST URL for `path` (…/prod/logger; PATH_2016 for the talk's design), or None when its
+    API is not deployed."""
     from .. import invoke_urls
 
     n = names(ctx)
     for u in invoke_urls.invoke_urls(ctx.region):
         if u["name"] == n["api"] and u["stage"] == API_STAGE:
-            return u["url"] + "/logger"
+            return u["url"] + path
     return None
 
 
@@ -419,21 +529,46 @@ def post(url: str, body: bytes | str, timeout: float = 30) -> tuple[int, dict | 
         return status, text
 
 
-def _end_to_end(ctx) -> CheckResult:
+def _reaches_s3(ctx, url: str, event_id: str, check: str) -> CheckResult:
     from .. import pipeline_load
 
+    n = names(ctx)
+    found = pipeline_load.wait_in_s3(ctx.client("s3"), n["bucket"], {event_id},
+                                     timeout_s=20 if ctx.is_local else 180, progress=not ctx.is_local)
+    ok = found.get(event_id, 0) >= 1
+    return CheckResult(check, ok, f"an event POSTed to {url} reached s3://{n['bucket']}" if ok else
+                       f"event {event_id} accepted but not in s3://{n['bucket']} after waiting: "
+                       f"check the log group /aws/lambda/{n['forward']}")
+
+
+def _end_to_end(ctx) -> CheckResult:
     url = invoke_url(ctx)
     if url is None:
         return CheckResult("post-to-s3", False, "no deployed API 'logger-api' stage prod: run the deploy cells")
     status, reply = post(url, json.dumps({"userId": "check", "value": 1}))
     if status != 200 or not isinstance(reply, dict) or "eventId" not in reply:
         return CheckResult("post-to-s3", False, f"expected 200 with an eventId from POST {url}, found {status} {reply}")
-    found = pipeline_load.wait_in_s3(ctx.client("s3"), names(ctx)["bucket"], {reply["eventId"]},
-                            timeout_s=20 if ctx.is_local else 180, progress=not ctx.is_local)
-    ok = found.get(reply["eventId"], 0) >= 1
-    return CheckResult("post-to-s3", ok, f"an event POSTed to {url} reached s3://{names(ctx)['bucket']}" if ok else
-                       f"event {reply['eventId']} accepted but not in s3://{names(ctx)['bucket']} after waiting: "
-                       f"check the log group /aws/lambda/{names(ctx)['forward']}")
+    return _reaches_s3(ctx, url, reply["eventId"], "post-to-s3")
+
+
+def _end_to_end_2016(ctx) -> CheckResult:
+    """The talk's design: the posted body is stored as the item (every field, as sent) and reaches S3."""
+    name = "post-to-s3-2016"
+    url = invoke_url(ctx, PATH_2016)
+    if url is None:
+        return CheckResult(name, False, "no deployed API 'logger-api' stage prod: run the deploy cells")
+    sent = {"userId": "check-2016", "value": 1, "source": "the talk's design"}
+    status, reply = post(url, json.dumps(sent))
+    if status != 200 or not isinstance(reply, dict) or not reply.get("eventId"):
+        return CheckResult(name, False, f"expected 200 with an eventId from POST {url}, found {status} {reply}: "
+                                        f"run the cells of the talk's 2016 design (POST {PATH_2016})")
+    item = ctx.client("dynamodb").get_item(TableName=names(ctx)["table"], Key={"eventId": {"S": reply["eventId"]}},
+                                           ConsistentRead=True).get("Item", {})
+    stored = {k: list(v.values())[0] for k, v in item.items() if k != "eventId"}
+    if stored != {"userId": "check-2016", "value": "1", "source": "the talk's design"}:
+        return CheckResult(name, False, f"expected the posted body {sent} stored as item {reply['eventId']}, "
+                                        f"found {stored or 'no item'}: the request template should pass the body through")
+    return _reaches_s3(ctx, url, reply["eventId"], name)
 
 
 def _validator(ctx) -> CheckResult:
@@ -473,6 +608,8 @@ STAGE = register(Stage(
     builds_on=(),
     checks=(
         Check("post-to-s3", _end_to_end, "an event POSTed over HTTP reaches S3"),
+        Check("post-to-s3-2016", _end_to_end_2016,
+              "the talk's 2016 design (non-proxy integration) stores the posted body as the item, and it reaches S3"),
         Check("validator", _validator, "the request validator rejects a bad body with 400"),
         Check("runtime", _runtime, "the functions' Python runtime is still supported by AWS"),
     ),
