@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import nbformat
@@ -153,3 +154,28 @@ def test_a_run_uses_a_private_local_aws_unless_told_to_attach(tmp_path, monkeypa
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [f"sbs-{attached.run_id}-mark"]
     finally:
         process.down()
+
+
+def test_the_run_report_shows_each_stage_as_an_instructor_reads_it(local_aws, tmp_path):
+    """The run's report links the notebook rendered as HTML, lists its checks and capacity line, and its diagrams."""
+    import base64
+
+    src = tmp_path / "src"
+    src.mkdir()
+    png = base64.b64encode(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2"
+        "26ed5b0000000049454e44ae426082")).decode()
+    _notebook(src / "04_users_1000.ipynb",
+              "# ws.verify()\nprint('✓ serving: healthy targets in two AZs')\nprint('✗ dns: www has no alias')",
+              "# capacity.summary_line(ws)\nprint('this architecture serves up to ~17,000 users')",
+              f"from IPython.display import Image, display\ndisplay(Image(data=__import__('base64').b64decode('{png}')))")
+    (r,) = runner.run_course(["4"], source=src, build=tmp_path / "b", progress=False)
+    assert r.status == "passed", r.error
+    assert r.checks == ["✓ serving: healthy targets in two AZs", "✗ dns: www has no alias"]
+    assert r.capacity == "this architecture serves up to ~17,000 users"
+    assert r.html == r.output.with_suffix(".html") and "healthy targets in two AZs" in r.html.read_text()
+    page = (r.output.parent / "report.html").read_text()
+    assert 'href="04_users_1000.html"' in page and "✗ dns: www has no alias" in page and "~17,000 users" in page
+    assert f"the talk: {html.escape(stages.get(4).users)}" in page
+    assert (r.output.parent / "04_users_1000-diagram-1.png").read_bytes().startswith(b"\x89PNG")
+    assert 'href="04_users_1000-diagram-1.png"' in page

@@ -49,6 +49,9 @@ class NotebookResult:
     images: list[str] = field(default_factory=list)  # base64 PNGs shown by the notebook
     slowest_cell_s: float = 0.0
     run_id: str = ""
+    checks: list[str] = field(default_factory=list)  # the behaviour checks' lines (ws.verify()): ✓/~/✗ name: …
+    capacity: str = ""  # the stage's capacity line, as the notebook printed it
+    html: Path | None = None  # the executed notebook rendered as HTML
 
 
 def select(names: list[str] | None, source: Path = SOLUTIONS) -> list[stages.Stage]:
@@ -239,10 +242,29 @@ def _execute(src: Path, dest: Path, parameters: dict, result: NotebookResult, so
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("papermill", {})
             result.slowest_cell_s = max(result.slowest_cell_s, float(meta.get("duration") or 0))
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            if "ws.verify(" in cell.source:
+                result.checks += [line for line in text.splitlines() if line[:1] in ("✓", "~", "✗")]
+            if "capacity.summary_line(" in cell.source and text.strip():
+                result.capacity = text.strip().splitlines()[-1]
             for out in cell.get("outputs", []):
                 png = out.get("data", {}).get("image/png")
                 if png:
                     result.images.append(png if isinstance(png, str) else "".join(png))
+        result.html = _render_html(nb, dest.with_suffix(".html"))
+
+
+def _render_html(nb, path: Path) -> Path | None:
+    """The executed notebook as a page an instructor opens in a browser (nbconvert's lab template)."""
+    try:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    except Exception as exc:  # a report without the rendering is still a report
+        logging.getLogger(__name__).warning("could not render %s as HTML: %s", path.name, exc)
+        return None
+    path.write_text(body, encoding="utf-8")
+    return path
 
 
 def _kernel_manager_with(env: dict[str, str], started: list):
