@@ -40,6 +40,45 @@ def test_wrong_handler_bodies_are_told_what_was_expected(name, source, expected)
     assert problem and problem.startswith("expected") and expected in problem
 
 
+FORGETS_DECIMAL = """
+import json, os
+import boto3
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+def handler(event, context):
+    body = json.loads(event["body"])
+    table.put_item(Item={"eventId": context.aws_request_id, "userId": body["userId"], "value": body["value"]})
+    return {"statusCode": 200, "body": json.dumps({"eventId": context.aws_request_id})}
+"""
+
+IGNORES_FAILED_PUT_COUNT = """
+import json, os
+import boto3
+firehose = boto3.client("firehose")
+def handler(event, context):
+    records = [{"Data": json.dumps({k: list(v.values())[0] for k, v in r["dynamodb"]["NewImage"].items()}) + "\\n"}
+               for r in event["Records"] if r["eventName"] == "INSERT"]
+    firehose.put_record_batch(DeliveryStreamName=os.environ["STREAM_NAME"], Records=records)
+"""
+
+
+def test_a_write_handler_that_forgets_decimal_is_wrong():
+    """The write checker sends value 4.2: a handler that stores a float (boto3 refuses it) is told to use Decimal."""
+    problem = exercises.get("s09-write-handler").checker(FORGETS_DECIMAL, {})
+    assert problem and "Decimal('4.2')" in problem and "parse_float=Decimal" in problem
+
+
+def test_a_forward_handler_that_ignores_failed_put_count_is_wrong():
+    """The forward checker answers FailedPutCount=1: a handler that does not raise is told the record would be lost."""
+    problem = exercises.get("s09-forward-handler").checker(IGNORES_FAILED_PUT_COUNT, {})
+    assert problem and "FailedPutCount=1" in problem and "lost" in problem
+
+
+def test_hints_guide_without_giving_the_answer():
+    """Neither handler's hint spells out the solution's key call."""
+    assert "parse_float=Decimal" not in exercises.get("s09-write-handler").hint
+    assert "raise" not in exercises.get("s09-forward-handler").hint
+
+
 def test_a_handler_that_raises_is_a_wrong_answer_not_a_traceback(capsys):
     """check() turns a handler that crashes into a ✗ line and returns the reference source."""
     value = exercises.check("s09-write-handler", "def handler(event, context):\n    raise KeyError('body')\n", {})
@@ -199,3 +238,22 @@ def test_the_2016_handler_is_given_in_the_notebook_not_an_exercise():
     assert all(e.variable != "write_to_dynamodb_2016_py" for e in exercises.all_exercises().values())
     nb = nbformat.read(exercises.SOLUTIONS / get(9).notebook, as_version=4)
     assert any("reconstruction from slides 28-29" in c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_a_502_is_explained_with_the_functions_own_error(local_aws):
+    """A deployed handler that forgets Decimal: the POST's 502 becomes two lines naming the function's TypeError."""
+    from workshop.errors import WorkshopError
+
+    ctx = StageContext.of(9, "s09bad", "us-east-1")
+    write, forward = s09.handler_sources()
+    deployed = s09.deploy(ctx, FORGETS_DECIMAL, forward)
+    status, reply = s09.post(s09.invoke_url(ctx), json.dumps({"userId": "u1", "value": 4.5}))
+    assert status == 502
+    with pytest.raises(WorkshopError) as info:
+        s09.explain_failure(ctx, status, reply, s09.names(ctx)["write"])
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2 and "TypeError: Float types are not supported" in lines[0]
+    assert "/aws/lambda/" in lines[1]
+    status, reply = s09.post(s09.invoke_url(ctx), json.dumps({"userId": "u1", "value": 4}))
+    s09.explain_failure(ctx, status, reply, s09.names(ctx)["write"])  # accepted: nothing to explain
+    assert deployed

@@ -33,6 +33,16 @@ def encode(value):
     return {"$repr": repr(value)}
 
 
+def _floats(value) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_floats(v) for v in value.values())
+    if isinstance(value, (list, tuple, set)):
+        return any(_floats(v) for v in value)
+    return False
+
+
 class Recorder:
     def __init__(self, replies: dict):
         self.calls: list = []
@@ -41,6 +51,9 @@ class Recorder:
     def __getattr__(self, name):
         def call(*args, **kwargs):
             self.calls.append([name, encode(kwargs)])
+            if name == "put_item" and _floats(kwargs.get("Item")):
+                # what boto3's DynamoDB serializer raises for a float (boto3/dynamodb/types.py)
+                raise TypeError("Float types are not supported. Use Decimal types instead.")
             return self._replies.get(name, {})
         return call
 

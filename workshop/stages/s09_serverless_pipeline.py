@@ -211,6 +211,23 @@ def _check_write(source, namespace) -> str | None:
     run = _run_handler(source, {"body": json.dumps({"userId": "u1", "value": 42})}, {"TABLE_NAME": "eventTable"})
     if run.error:
         return f"the handler raised {run.error}"
+    problem = _check_write_reply(run)
+    if problem:
+        return problem
+    # the case the exercise names: a value with a decimal point must reach DynamoDB as a Decimal
+    fractional = _run_handler(source, {"body": '{"userId": "u2", "value": 4.2}'}, {"TABLE_NAME": "eventTable"})
+    if fractional.error and "Float types are not supported" in fractional.error:
+        return ("expected {'value': 4.2} stored as Decimal('4.2'), found a float (boto3 raised 'Float types are not "
+                "supported'): parse the body with json.loads(..., parse_float=Decimal)")
+    if fractional.error:
+        return f"the handler raised {fractional.error} for a body with value 4.2"
+    stored = [kw.get("Item", {}) for name, kw in fractional.calls if name == "put_item"]
+    if not stored or stored[0].get("value") != Decimal("4.2"):
+        return f"expected {{'value': 4.2}} stored as Decimal('4.2'), found {stored[0] if stored else 'no put_item'}"
+    return None
+
+
+def _check_write_reply(run: HandlerRun) -> str | None:
     result = run.result
     puts = [kw for name, kw in run.calls if name == "put_item"]
     if len(puts) != 1:
@@ -249,6 +266,22 @@ def _check_forward(source, namespace) -> str | None:
     run = _run_handler(source, _stream_event(), {"STREAM_NAME": "firehoseToS3"})
     if run.error:
         return f"the handler raised {run.error}"
+    problem = _check_forward_records(run)
+    if problem:
+        return problem
+    # the case the exercise names: Firehose refuses part of the batch -> the handler raises, so it is retried
+    refused = {"put_record_batch": {"FailedPutCount": 1, "RequestResponses": [
+        {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}, {"RecordId": "r2"}]},
+        "put_record": {"RecordId": "r"}}
+    partial = _run_handler(source, _stream_event(), {"STREAM_NAME": "firehoseToS3"}, replies=refused)
+    batched = any(name == "put_record_batch" for name, _ in partial.calls)  # put_record raises by itself
+    if batched and partial.error is None:
+        return ("expected the handler to raise when put_record_batch answers FailedPutCount=1 (the stream then "
+                "retries the batch), found it returned: the refused record would be lost")
+    return None
+
+
+def _check_forward_records(run: HandlerRun) -> str | None:
     sent = []
     for name, kw in run.calls:
         if name == "put_record_batch":
@@ -268,11 +301,11 @@ def _check_forward(source, namespace) -> str | None:
 
 
 EXERCISES = (Exercise("s09-write-handler", 9, "write_to_dynamodb_py", _check_write,
-                      "parse event['body'] with json.loads, put_item an Item with eventId=context.aws_request_id, "
-                      "userId and value, and return {'statusCode': 200, 'body': json.dumps({'eventId': ...})}"),
+                      "the body is a JSON string, and DynamoDB refuses floats: which json.loads argument turns "
+                      "numbers into Decimal? The event's identity is Lambda's request id (in the context)"),
              Exercise("s09-forward-handler", 9, "dynamodb_to_firehose_py", _check_forward,
-                      "for each INSERT record, flatten record['dynamodb']['NewImage'] ({'S': 'u1'} -> 'u1'), "
-                      "json.dumps it plus '\\n', and send them with firehose.put_record_batch"))
+                      "keep INSERTs only, flatten NewImage ({'S': 'u1'} -> 'u1') into one JSON line each; then read "
+                      "what put_record_batch answers: a batch the handler does not fail is never retried"))
 
 
 # --- build -------------------------------------------------------------------------------------
@@ -527,6 +560,35 @@ def post(url: str, body: bytes | str, timeout: float = 30) -> tuple[int, dict | 
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+def explain_failure(ctx, status: int, reply, function_name: str) -> None:
+    """After a POST: nothing when it was accepted (200); else a WorkshopError in two lines — what the
+    client got and the function's own error from its CloudWatch Logs — and what to do about it."""
+    from ..errors import WorkshopError
+
+    if status == 200:
+        return
+    error = last_error(ctx, function_name) if status == 502 else None
+    first = f"POST answered {status} {json.dumps(reply) if isinstance(reply, dict) else reply}"
+    if error:
+        raise WorkshopError(f"{first}: {function_name} failed with {error}\n  fix that handler in its exercise "
+                            f"cell, run it and the deploy cells again (log group /aws/lambda/{function_name})")
+    raise WorkshopError(f"{first}\n  the request itself was refused: check the body is JSON with userId and value")
+
+
+def last_error(ctx, function_name: str, lines: int = 200) -> str | None:
+    """The function's most recent error, as Lambda logged it (`[ERROR] Type: message`), or None."""
+    logs = ctx.client("logs")
+    try:
+        found = logs.filter_log_events(logGroupName=f"/aws/lambda/{function_name}", limit=lines).get("events", [])
+    except logs.exceptions.ResourceNotFoundException:
+        return None
+    for event in sorted(found, key=lambda e: e.get("timestamp", 0), reverse=True):
+        for line in reversed(event.get("message", "").splitlines()):
+            if line.startswith("[ERROR]"):
+                return line[len("[ERROR]"):].strip()
+    return None
 
 
 def _reaches_s3(ctx, url: str, event_id: str, check: str) -> CheckResult:
