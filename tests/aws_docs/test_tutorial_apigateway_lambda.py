@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tutorial_cli import curl
 
 pytestmark = pytest.mark.slow
