@@ -39,6 +39,7 @@ class AwsCli:
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
             "AWS_CONFIG_FILE": str(workdir / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "credentials"),
             "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "", "NO_PROXY": "127.0.0.1,localhost",
+            "AWS_ENDPOINT_URL": endpoint,  # also for any client a command makes besides its own
         }
 
     def run(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
