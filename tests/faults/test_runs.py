@@ -122,12 +122,17 @@ def test_ctrl_c_of_a_teardown_loses_nothing_and_a_second_one_finishes(tmp_path, 
     try:
         with config.using(config.target(endpoint=state["endpoint"], home=home)):
             create_all("intr", 5)
-        env = {**os.environ, "WORKSHOP_HOME": str(home)}
+        env = {**os.environ, "WORKSHOP_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen([sys.executable, "-m", "workshop", "teardown", "--yes"], env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(3)  # well into the waves
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "Tearing down" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += proc.stdout.readline()  # the teardown has started deleting once it says so
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        out = seen + out
         assert proc.returncode in (0, 130), out + err
         if proc.returncode == 130:
             assert err.strip().splitlines() == ["workshop: interrupted"]
