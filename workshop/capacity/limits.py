@@ -81,6 +81,11 @@ class Availability:
     def meets_target(self) -> bool:
         return self.value >= TARGET
 
+    def short(self) -> str:
+        """'99.50% available by AWS's SLAs, below the kit's 99.9% target'"""
+        verdict = "meets" if self.meets_target else "below"
+        return f"{100 * self.value:.2f}% available by AWS's SLAs, {verdict} the kit's {100 * TARGET:g}% target"
+
     def describe(self) -> str:
         """'99.5% available (EC2 SLA, one instance): up to 3.6 h down a month, below the kit's 99.9% target'"""
         names = " x ".join(f"{SLA[p].what} {100 * SLA[p].value:g}%" for p in self.parts)

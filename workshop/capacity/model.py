@@ -465,4 +465,8 @@ def about(n: float) -> str:
 
 
 def describe(result: Result) -> str:
-    return f"this architecture serves up to ~{about(result.max_users)} users; the bottleneck is the {result.bottleneck}"
+    """'this architecture serves up to ~X users; the bottleneck is the Y; 99.50% available by AWS's SLAs, …'"""
+    line = f"this architecture serves up to ~{about(result.max_users)} users; the bottleneck is the {result.bottleneck}"
+    if result.availability is not None and not result.az_down:
+        line += f"; {result.availability.short()}"
+    return line

@@ -26,6 +26,7 @@ from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
 from ..exercises import Exercise
 from . import (
+    Band,
     Check,
     CheckResult,
     Stage,
@@ -368,6 +369,8 @@ STAGE = register(Stage(
         Check("scaled", _scaled, "alarms ran the policies: launches and terminations recorded"),
     ),
     build=build,
+    band=Band(10_000, slide="11-19", note="slides 18-19 give no count: Auto Scaling resizes slide 11's web tier "
+               "with stage 6's offload, so at least slide 11's '10,000s'; no high bound"),
     exercises=EXERCISES,
     bill=BILL,
 ))
