@@ -64,6 +64,8 @@ def test_stage_10_states_the_group_size_it_assumes(course_lines):
 
     assert f"an Auto Scaling group at its max, {s10.WEB_MAX} × " in ten.sentence
     assert f"at its max, {s10.WEB_MAX} × t3.micro" in capacity.evaluate(slides.stage10(), 0).tier("web").label
+    assert f"it assumes the web tier (an Auto Scaling group at its max, {s10.WEB_MAX} × t3.micro)" in (
+        capacity.summary_line(slides.stage10()))
 
 
 def test_a_separate_design_is_compared_with_the_most_similar_stage():

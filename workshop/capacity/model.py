@@ -467,6 +467,9 @@ def about(n: float) -> str:
 def describe(result: Result) -> str:
     """'this architecture serves up to ~X users; the bottleneck is the Y; 99.50% available by AWS's SLAs, …'"""
     line = f"this architecture serves up to ~{about(result.max_users)} users; the bottleneck is the {result.bottleneck}"
+    web = next((t for t in result.tiers if t.key == "web"), None)
+    if web is not None and "Auto Scaling" in web.label and result.bottleneck_key != "web":
+        line += f"; it assumes the {web.label}"  # a group counts at its max: say so beside the figure
     if result.availability is not None and not result.az_down:
         line += f"; {result.availability.short()}"
     return line
