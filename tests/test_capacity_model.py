@@ -19,20 +19,26 @@ import capacity_slides as slides
 # declare them (Stage.band); this table is the storyline's, to check the declarations against.
 TALK = {
     1: (200, 9_999),  # "a few hundred to a few thousand"
+    2: (1_000, math.inf),  # no count (slide 4): at least slide 3's "a few thousand"; the largest box is the ceiling
     3: (101, math.inf),  # "> 100"
     4: (1_001, math.inf),  # "> 1,000"
     5: (10_000, 999_999),  # "tens to hundreds of thousands"
+    6: (10_000, math.inf),  # no count (slides 12-17): adds to slide 11's "10,000s"
+    7: (10_000, math.inf),  # no count (slides 18-19): resizes slide 11's design
     8: (500_001, math.inf),  # "500,000+"
+    9: (10_000_000, math.inf),  # no count (slides 28-29): the event path of slide 30's "10+ million"
     10: (10_000_000, math.inf),  # "10+ million"
 }
+DERIVED = {2, 6, 7, 9}  # the talk gives no count: the band says how it is derived
 BANDS = {s.number: (s.band.low, s.band.high) for s in stages.all_stages() if s.band is not None}
 SLIDES = {1: slides.stage1, 3: slides.stage3, 4: slides.stage4, 5: slides.stage5, 8: slides.stage8, 10: slides.stage10}
 
 
 def test_stages_declare_the_talks_bands():
-    """Each stage the talk gives a user count declares it as its band, with the slide it comes from."""
+    """Every stage 1-10 declares the talk's band with its slide; a band the talk gives no count for says how it is derived."""
     assert BANDS == TALK
     assert all(stages.get(n).band.slide for n in BANDS)
+    assert {n for n in BANDS if stages.get(n).band.note} == DERIVED
 
 
 @pytest.mark.parametrize("number", sorted(SLIDES))

@@ -89,13 +89,15 @@ def test_capacity_builds_and_measures_a_new_stage_against_its_band(capsys, monke
     assert cli.main(["capacity", "--stage", "42", "--json"]) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
     assert doc["source"] == "stage 42" and doc["max_users"] > 2
-    assert [t["label"] for t in doc["tiers"]] == ["single server, web + database (1 × t2.micro)"]
-    assert doc["band"] == {"low": 2, "high": None, "slide": "42", "holds": True}
+    assert [t["label"] for t in doc["tiers"]] == ["single server, web + database (1 × t2.micro)",
+                                                  "database connections (MySQL's default max_connections, 151)"]
+    assert doc["band"] == {"low": 2, "high": None, "slide": "42", "note": "", "holds": True}
 
 
-@pytest.mark.parametrize("number, band", [(1, {"low": 200, "high": 9_999, "slide": "3", "holds": True}), (2, None)])
+@pytest.mark.parametrize("number, band", [(1, {"low": 200, "high": 9_999, "slide": "3", "note": "", "holds": True}),
+                                          (0, None)])
 def test_capacity_reports_the_band_a_stage_declares(monkeypatch, number, band):
-    """`capacity --stage N` carries the stage's band and whether the model lands in it; null where the talk gives none."""
+    """`capacity --stage N` carries the stage's band and whether the model lands in it; null for a stage without one."""
     from workshop.commands import capacity as command
 
     import capacity_slides
@@ -105,6 +107,18 @@ def test_capacity_reports_the_band_a_stage_declares(monkeypatch, number, band):
     assert doc["band"] == band
     if band:
         assert "the talk (slide 3): 200 to 9,999 users; the model is inside that band" in command.table(doc)
+
+
+def test_a_band_the_talk_gives_no_count_for_says_how_it_is_derived(monkeypatch):
+    """Stage 2's band (slide 4 gives no count) carries its derivation, and `capacity --stage 2` prints it."""
+    from workshop.commands import capacity as command
+
+    import capacity_slides
+
+    monkeypatch.setattr(command, "stage_topology", lambda n: capacity_slides.stage1("c4.8xlarge"))
+    doc = command.measure(2)
+    assert doc["band"]["holds"] is True and "slide 4 gives no count" in doc["band"]["note"]
+    assert "derived from the slides' wording: slide 4 gives no count" in command.table(doc)
 
 
 def test_diagrams_render_a_new_stage(tmp_path, capsys, stage42):

@@ -263,6 +263,20 @@ def test_stage7_simulated_day_scales_out_and_in_within_bounds(stage7):
     assert _result(7, "group").ok
 
 
+def test_stage7_peak_line_agrees_with_the_capacity_model(stage7):
+    """The simulated day's peak line takes its ceiling from the capacity model: past it, it names the bottleneck."""
+    from workshop import capacity
+    from workshop.stages import s07_auto_scaling as s07
+
+    ceiling = capacity.evaluate(capacity.live(stage7), 0)
+    rows = [{"users": s07.PEAK_USERS, "instances": 12, "cpu": 47.7}, {"users": 1_000, "instances": 4, "cpu": 1.0}]
+    line = s07.peak_line(stage7, rows)
+    assert line.startswith("peak: 900,000 users on 12 web instances at 47.7% CPU; fleet between 4 and 12")
+    assert f"puts this design at ~{capacity.about(ceiling.max_users)} users" in line and ceiling.bottleneck in line
+    within = s07.peak_line(stage7, [{"users": ceiling.max_users // 2, "instances": 6, "cpu": 30.0}])
+    assert f"within the ~{capacity.about(ceiling.max_users)} users" in within
+
+
 def test_stage7_group_fails_when_detached_from_the_target_group(stage7):
     """A group detached from the load balancer's target group fails the group check."""
     from workshop.stages import infra, webtier

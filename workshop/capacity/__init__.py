@@ -8,6 +8,7 @@ is the one line that ends stage notebooks 1-8. The model is pure (model.py); the
 
 from __future__ import annotations
 
+from . import limits, story
 from .model import NOTHING_YET, Plan, Result, Tier, about, describe, evaluate, max_users, plan, sweep, web_cpu_percent
 
 
@@ -24,9 +25,9 @@ def live(ws_or_topology):
 
 
 def summary_line(ws_or_topology, assumptions=None) -> str:
-    """'this architecture serves up to ~X users; the bottleneck is Y' for a topology or a notebook's run."""
+    """'this architecture serves up to ~X users; the bottleneck is Y; its SLA availability' for a topology or a run."""
     return describe(evaluate(live(ws_or_topology), 0, assumptions))
 
 
-__all__ = ["NOTHING_YET", "Plan", "Result", "Tier", "about", "describe", "evaluate", "live", "max_users", "plan",
-           "summary_line", "sweep", "web_cpu_percent"]
+__all__ = ["NOTHING_YET", "Plan", "Result", "Tier", "about", "describe", "evaluate", "limits", "live", "max_users",
+           "plan", "story", "summary_line", "sweep", "web_cpu_percent"]

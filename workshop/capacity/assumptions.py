@@ -53,6 +53,9 @@ _ALL: tuple[Assumption, ...] = (
     A("session_queries_per_request", 2.0, "queries / dynamic request", 0.0, 100.0,
       "kit default: read and update the session row, on each dynamic request",
       "session queries per dynamic request"),
+    A("db_connection_seconds", 0.2, "s / request", 0.0, 60.0,
+      "kit default: a dynamic request holds its database connection ~200 ms (Little's law turns rate into connections)",
+      "database connection held per request"),
     # --- offload ---------------------------------------------------------------------------
     A("cache_hit_ratio", 0.9, "share of reads", 0.0, 1.0,
       "kit default: a warm ElastiCache in front of hot rows (slides 12-17)", "cache hit ratio", group="offload"),

@@ -17,7 +17,10 @@ How users become load (names are assumptions, see assumptions.py):
   DynamoDB -> Firehose; without one, each event is a POST to the web tier and one INSERT.
   Writes go to the primary; reads to the read replicas if any, else to the primary.
   Without any database instance the web box runs the database too (stage 1).
-  An Auto Scaling group counts at its maximum size: it can grow to it.
+  An Auto Scaling group counts at its maximum size: it can grow to it (the label says so).
+  Each request that reaches the database holds one connection for db_connection_seconds:
+  the primary (or the day-1 box's own MySQL) accepts max_connections of them (limits.py).
+  A design's SLA availability (limits.py) is stated beside its users, not multiplied in.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import NamedTuple
 from ..errors import BadInput
 from ..topology import Topology
 from . import assumptions as _assumptions
-from . import instance_types
+from . import instance_types, limits
 
 #: instance roles (tag workshop:role) that serve web traffic; "" = untagged
 SERVING_ROLES = ("web", "full-stack", "app", "")
@@ -78,6 +81,7 @@ class Result:
     busiest: str = ""  # label of the most utilised tier at `users`
     busiest_key: str = ""
     cache_hit_ratio: float | None = None  # the hit ratio at `users` (None: no cache)
+    availability: limits.Availability | None = None  # the design's SLA availability (stated, not multiplied in)
 
     def tier(self, key: str) -> Tier:
         return next(t for t in self.tiers if t.key == key)
@@ -92,6 +96,9 @@ class Result:
             "az_down": self.az_down,
             "lost_az": self.lost_az,
             "cache_hit_ratio": None if self.cache_hit_ratio is None else round(self.cache_hit_ratio, 4),
+            "availability": None if self.availability is None else {
+                "value": round(self.availability.value, 6), "slas": list(self.availability.parts),
+                "meets_target": self.availability.meets_target, "target": limits.TARGET},
             "tiers": [{
                 "key": t.key, "label": t.label, "utilisation": round(t.utilisation, 6),
                 "load": round(t.load, 6), "capacity": round(t.capacity, 6), "unit": t.unit,
@@ -107,6 +114,7 @@ class Plan:
     lost_az: str | None = None
     hit_ratio: float = 0.0  # the cache hit ratio assumed while the working set fits (0: no cache)
     cache_users: float = math.inf  # users whose working set fills the cache's memory
+    availability: limits.Availability | None = None
 
     def hit_loss(self, users: float) -> float:
         """How far the hit ratio has fallen below its assumption at `users` (the cache is full)."""
@@ -171,7 +179,8 @@ class Plan:
         if users == 0:
             busy = b
         hit = (self.hit_ratio - loss) if self.hit_ratio > 0 else None
-        return Result(users, tuple(tiers), b.label, b.key, best, self.az_down, self.lost_az, busy.label, busy.key, hit)
+        return Result(users, tuple(tiers), b.label, b.key, best, self.az_down, self.lost_az, busy.label, busy.key, hit,
+                      self.availability)
 
 
 # --- the workload, per user ---------------------------------------------------------------------
@@ -195,6 +204,7 @@ class _Load:
     session_units: float  # DynamoDB session table units/s (reads and writes each)
     cdn_requests: float
     events: float  # events/s into the serverless pipeline
+    db_requests: float = 0.0  # requests/s that reach the database (each holds a connection)
 
 
 def _load(a: Mapping[str, float], o: _Offload, hit: float | None = None) -> _Load:
@@ -231,7 +241,7 @@ def _load(a: Mapping[str, float], o: _Offload, hit: float | None = None) -> _Loa
         writes += events
     cdn = (static if o.cdn_static else 0.0) + (dynamic if o.cdn_dynamic else 0.0)
     return _Load(web_units / a["web_requests_per_vcpu"], reads, writes, cache_ops, session_units, cdn,
-                 events if o.serverless else 0.0)
+                 events if o.serverless else 0.0, to_origin + events_to_web)
 
 
 # --- topology -> plan -------------------------------------------------------------------------
@@ -251,6 +261,7 @@ def _components(topo: Topology, down: str | None):
     by_id = {i.id: i for i in topo.instances}
     web = [i for i in topo.running() if i.role in SERVING_ROLES and i.id not in in_asg and i.az != down]
     web_types = [i.type for i in web]
+    groups: list[tuple[str, int]] = []  # (instance type, the size counted: the group's max)
     fallback = Counter(i.type for i in topo.instances if i.role in SERVING_ROLES).most_common(1)
     for g in topo.auto_scaling_groups:
         members = [by_id[i] for i in g.instance_ids if i in by_id]
@@ -260,11 +271,32 @@ def _components(topo: Topology, down: str | None):
         surviving = [z for z in g.azs if z != down] if g.azs else ([] if down else ["?"])
         if surviving or not g.azs:
             web_types += [kind[0][0]] * max(g.max, g.desired)
+            groups.append((kind[0][0], max(g.max, g.desired)))
     primaries = [d for d in topo.databases if d.role != "replica" and (d.az != down or d.multi_az)]
     lost_primary = any(d.role != "replica" and d.az == down and not d.multi_az for d in topo.databases)
     replicas = [d for d in topo.databases if d.role == "replica" and d.az != down]
     caches = [c for c in topo.caches if c.az != down]
-    return web_types, primaries, lost_primary, replicas, caches
+    web_azs = {i.az for i in web} | {z for g in topo.auto_scaling_groups for z in g.azs if z != down}
+    return web_types, groups, len(web_azs) >= 2, primaries, lost_primary, replicas, caches
+
+
+def _web_label(web_types: list[str], groups: list[tuple[str, int]]) -> str:
+    """'2 × m4.large + an Auto Scaling group at its max, 10 × m4.large': a group counts at its max, said aloud."""
+    plain = Counter(web_types)
+    for kind, n in groups:
+        plain[kind] -= n
+    plain_label = _count_label(t for t, n in plain.items() for _ in range(n))
+    grouped = "; ".join(f"an Auto Scaling group at its max, {n} × {kind}" for kind, n in groups)
+    return " + ".join(x for x in (plain_label, grouped) if x)
+
+
+def _wall(kind: str) -> str:
+    """', the largest c4: no bigger box' when `kind` is its family's largest size in the table."""
+    family = kind.rsplit(".", 1)[0]
+    sizes = [t for name, t in instance_types.EC2.items() if name.rsplit(".", 1)[0] == family]
+    if len(sizes) > 1 and instance_types.get(kind).vcpu == max(t.vcpu for t in sizes):
+        return f", the largest {family}: no bigger box"
+    return ""
 
 
 def plan(topo: Topology, assumptions: Mapping[str, float] | None = None, az_down: bool = False) -> Plan:
@@ -291,7 +323,7 @@ _DEFAULTS = _assumptions.defaults()
 def _plan(topo: Topology, a: Mapping[str, float], down: str | None) -> Plan:
     if topo.is_empty:
         raise BadInput(NOTHING_YET)
-    web_types, primaries, lost_primary, replicas, caches = _components(topo, down)
+    web_types, groups, web_multi_az, primaries, lost_primary, replicas, caches = _components(topo, down)
     serverless = bool(topo.functions) and bool(topo.apis)
     if not web_types and not serverless:
         if down is not None:  # everything that served sat in the lost AZ
@@ -307,20 +339,20 @@ def _plan(topo: Topology, a: Mapping[str, float], down: str | None) -> Plan:
                  cdn_dynamic=other_origins, cache=bool(caches), sessions=sessions, serverless=serverless)
     hit = a["cache_hit_ratio"] if caches else 0.0
     tiers = _tiers(_load(a, o), a, topo, full_stack, web_types, primaries, lost_primary, replicas, caches, sessions,
-                   serverless)
+                   serverless, groups)
     cache_users = math.inf
     if hit > 0:  # a full cache loses hits: the load each tier gains per unit of hit ratio lost
         worst = _tiers(_load(a, o, 0.0), a, topo, full_stack, web_types, primaries, lost_primary, replicas, caches,
-                       sessions, serverless)
+                       sessions, serverless, groups)
         tiers = [replace(t, per_miss=(w.per_user - t.per_user) / hit) for t, w in zip(tiers, worst)]
         memory_mb = sum(instance_types.get(c.node_type).memory_gib for c in caches) * 1024.0
         per_user_mb = a["active_share"] * a["cache_mb_per_active_user"]
         cache_users = memory_mb / per_user_mb if per_user_mb > 0 else math.inf
-    return Plan(tuple(tiers), down is not None, down, hit, cache_users)
+    return Plan(tuple(tiers), down is not None, down, hit, cache_users, limits.availability(topo, web_multi_az))
 
 
 def _tiers(load: _Load, a, topo, full_stack, web_types, primaries, lost_primary, replicas, caches, sessions,
-           serverless) -> list[TierPlan]:
+           serverless, groups=()) -> list[TierPlan]:
     target = a["target_utilisation"]
     tiers: list[TierPlan] = []
 
@@ -329,12 +361,20 @@ def _tiers(load: _Load, a, topo, full_stack, web_types, primaries, lost_primary,
 
     web_vcpu = sum(instance_types.vcpus(t) for t in web_types)
     db_cpu = load.reads / a["db_reads_per_vcpu"] + load.writes / a["db_writes_per_vcpu"]
+    held = load.db_requests * a["db_connection_seconds"]  # connections in use per user (Little's law)
+
+    def connection_tier(key, label, limit):
+        tiers.append(TierPlan(key, label, held, float(limit), "connections", float(limit)))
+
     if full_stack:
-        cpu_tier("server", f"single server, web + database ({_count_label(web_types)})", load.web_vcpu + db_cpu,
+        wall = _wall(web_types[0]) if len(set(web_types)) == 1 and len(web_types) == 1 else ""
+        cpu_tier("server", f"single server, web + database ({_count_label(web_types)}{wall})", load.web_vcpu + db_cpu,
                  web_vcpu)
+        connection_tier("connections", f"database connections (MySQL's default max_connections, "
+                                       f"{limits.MYSQL_DEFAULT_CONNECTIONS})", limits.MYSQL_DEFAULT_CONNECTIONS)
     else:
         if web_types:
-            cpu_tier("web", f"web tier ({_count_label(web_types)})", load.web_vcpu, web_vcpu)
+            cpu_tier("web", f"web tier ({_web_label(web_types, list(groups))})", load.web_vcpu, web_vcpu)
         if lost_primary and not primaries:
             tiers.append(TierPlan("db-primary", "database primary (lost with its AZ: no Multi-AZ standby)",
                                   1.0, 0.0, "vCPU", 0.0))
@@ -344,6 +384,9 @@ def _tiers(load: _Load, a, topo, full_stack, web_types, primaries, lost_primary,
             what = "writes" if replicas else "reads + writes"
             cpu_tier("db-primary", f"database primary, {what} ({_count_label(d.instance_class for d in primaries)})",
                      writes + reads, sum(instance_types.vcpus(d.instance_class) for d in primaries))
+            limit = sum(limits.rds_max_connections(d.instance_class) for d in primaries)
+            connection_tier("connections", f"database connections (RDS max_connections {limit:,} on "
+                                           f"{_count_label(d.instance_class for d in primaries)})", limit)
         if replicas:
             cpu_tier("db-replicas", f"read replicas ({_count_label(d.instance_class for d in replicas)})",
                      load.reads / a["db_reads_per_vcpu"], sum(instance_types.vcpus(d.instance_class) for d in replicas))
@@ -422,4 +465,11 @@ def about(n: float) -> str:
 
 
 def describe(result: Result) -> str:
-    return f"this architecture serves up to ~{about(result.max_users)} users; the bottleneck is the {result.bottleneck}"
+    """'this architecture serves up to ~X users; the bottleneck is the Y; 99.50% available by AWS's SLAs, …'"""
+    line = f"this architecture serves up to ~{about(result.max_users)} users; the bottleneck is the {result.bottleneck}"
+    web = next((t for t in result.tiers if t.key == "web"), None)
+    if web is not None and "Auto Scaling" in web.label and result.bottleneck_key != "web":
+        line += f"; it assumes the {web.label}"  # a group counts at its max: say so beside the figure
+    if result.availability is not None and not result.az_down:
+        line += f"; {result.availability.short()}"
+    return line

@@ -16,6 +16,11 @@ def add_arguments(parser):
     which.add_argument("--stage", metavar="N", help="build stage N on a private local AWS and measure it")
     which.add_argument("--live", action="store_true",
                        help="measure what run WORKSHOP_RUN_ID (default 'demo') has on the current target (default)")
+    which.add_argument("--table", action="store_true",
+                       help="build every stage on a private local AWS and print docs/capacity.md's stage -> users "
+                            "table, one sentence per stage")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="with --table: rewrite the generated table in docs/capacity.md")
     parser.add_argument("--users", type=float, default=None, metavar="U",
                         help="show per-tier utilisation at U users (default: at the maximum)")
     parser.add_argument("--az-down", action="store_true", help="as if the worst Availability Zone were lost")
@@ -79,6 +84,8 @@ def measure(stage=None, users=None, az_down=False, overrides=None) -> dict:
 def band_line(band: dict) -> str:
     high = "" if band["high"] is None else f" to {band['high']:,.0f}"
     claim = f"the talk (slide {band['slide']}): {band['low']:,.0f}{high or ' or more'} users"
+    if band.get("note"):
+        claim += f" (derived from the slides' wording: {band['note']})"
     if band["holds"] is None:
         return claim
     return f"{claim}; the model is {'inside' if band['holds'] else 'OUTSIDE'} that band"
@@ -109,6 +116,16 @@ def run(args) -> int:
         from ..capacity import assumptions
 
         assumptions.make(overrides)  # says which assumption is wrong before anything is built
+    if args.write_docs and not args.table:
+        raise BadInput("--write-docs goes with --table: workshop capacity --table --write-docs")
+    if args.table:
+        from ..capacity import story
+
+        block = story.markdown(story.for_course(overrides or None))
+        print(block)
+        if args.write_docs:
+            print(f"written to {story.write_docs(block)}")
+        return 0
     doc = measure(args.stage, args.users, args.az_down, overrides)
     print(json.dumps(doc, indent=2) if args.json else table(doc))
     return 0

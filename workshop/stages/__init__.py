@@ -55,12 +55,15 @@ class Band:
     low: float  # the model's maximum sustainable users must be at least this
     high: float = math.inf  # and at most this (inf: "and more")
     slide: str = ""  # the talk's slide the claim comes from
+    #: where the talk gives no count: how the band is derived from the slides' wording ("" = the talk's own count)
+    note: str = ""
 
     def holds(self, users: float) -> bool:
         return self.low <= users <= self.high
 
     def as_dict(self) -> dict:
-        return {"low": self.low, "high": None if math.isinf(self.high) else self.high, "slide": self.slide}
+        return {"low": self.low, "high": None if math.isinf(self.high) else self.high, "slide": self.slide,
+                "note": self.note}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput
 from ..exercises import Exercise
-from . import Check, CheckResult, Stage, infra, register, s01_day_one
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
 
 #: the talk's steps (slide 4)
 SIZES = ("t2.micro", "m4.2xlarge", "c4.8xlarge")
@@ -166,6 +166,9 @@ STAGE = register(Stage(
         Check("same-address", _same_address, "the Elastic IP and www still lead to the resized instance"),
     ),
     build=build,
+    band=Band(1_000, slide="3-4", note="slide 4 gives no count ('(same box, bigger)'): the bigger box serves at "
+              "least the 'few thousand' slide 3 gives the day-1 box; 'will hit a wall eventually' (slide 4) gives no "
+              "figure, the largest box's own is the ceiling, so no high bound"),
     exercises=EXERCISES,
     bill=BILL,
 ))

@@ -24,7 +24,18 @@ from .. import aws, bill, topology
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
 from ..exercises import Exercise
-from . import Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, s05_users_100k, webtier
+from . import (
+    Band,
+    Check,
+    CheckResult,
+    Stage,
+    infra,
+    register,
+    s01_day_one,
+    s03_web_and_database,
+    s05_users_100k,
+    webtier,
+)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "site"
 STATIC_PATTERN = "/static/*"
@@ -479,6 +490,9 @@ STAGE = register(Stage(
         Check("cache", _cache, "Redis primary and replica in different AZs, nodes available"),
     ),
     build=build,
+    band=Band(10_000, slide="11-17", note="slides 12-17 give no count ('performance and efficiency'): the stage "
+               "adds to slide 11's design, so at least its '10,000s'; the talk claims '500,000+' only for slide 20, "
+               "with Auto Scaling too, so no high bound"),
     exercises=EXERCISES,
     bill=BILL,
 ))

@@ -26,6 +26,7 @@ from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput
 from ..exercises import Exercise
 from . import (
+    Band,
     Check,
     CheckResult,
     Stage,
@@ -43,7 +44,8 @@ MAX_ALLOWED = 20  # kit limit for a room of laptops on one local AWS
 TARGET_CPU = 50.0  # per cent: the target AWS's own examples use for ASGAverageCPUUtilization
 BURST_CPU, BURST_STEP = 75.0, 2  # the simple policy: +2 instances when CPU > 75% for 2 minutes
 #: the evening peak; with stage 3's m4.large web servers the capacity model needs ~12 of them
-#: at 50% CPU for it, so the group meets its max (2 baseline + 10)
+#: at 50% CPU for it, so the group meets its max (2 baseline + 10). It is past what the whole design
+#: serves (the database primary's writes stop it near 560,000): `peak_line` says so, from the model
 PEAK_USERS = 900_000
 SIM_NAMESPACE, SIM_METRIC = "ScaleBabyScale/Simulated", "CPUUtilization"
 STEP_MINUTES = 30  # one put_metric_data per step, one datapoint per minute in it
@@ -234,6 +236,22 @@ def simulate_day(ctx, peak_users: int = PEAK_USERS, step_minutes: int = STEP_MIN
     return rows
 
 
+def peak_line(ctx, rows: list[dict]) -> str:
+    """The simulated day's peak in one line, from the capacity model: web instances and their CPU, and whether
+    the whole design (not only its web tier) serves that many users."""
+    busiest = max(rows, key=lambda r: r["users"])
+    users = busiest["users"]
+    line = (f"peak: {users:,} users on {busiest['instances']} web instances at {busiest['cpu']}% CPU; "
+            f"fleet between {min(r['instances'] for r in rows)} and {max(r['instances'] for r in rows)}")
+    result = capacity.evaluate(capacity.live(ctx), users)
+    limit = result.tier(result.bottleneck_key)
+    if users > result.max_users:
+        return (f"{line}. But the capacity model puts this design at ~{capacity.about(result.max_users)} users: "
+                f"at the peak its {limit.label} runs at {limit.utilisation:.0%} of what it sustains, and more web "
+                "instances do not help")
+    return f"{line}; within the ~{capacity.about(result.max_users)} users the capacity model gives this design"
+
+
 # --- checks -------------------------------------------------------------------------------------------
 
 def _group(ctx) -> CheckResult:
@@ -368,6 +386,8 @@ STAGE = register(Stage(
         Check("scaled", _scaled, "alarms ran the policies: launches and terminations recorded"),
     ),
     build=build,
+    band=Band(10_000, slide="11-19", note="slides 18-19 give no count: Auto Scaling resizes slide 11's web tier "
+               "with stage 6's offload, so at least slide 11's '10,000s'; no high bound"),
     exercises=EXERCISES,
     bill=BILL,
 ))

@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import bill, lambda_runtimes
 from ..architecture import Architecture, Edge, Node
 from ..exercises import Exercise
-from . import Check, CheckResult, Stage, register
+from . import Band, Check, CheckResult, Stage, register
 
 RUNTIME = lambda_runtimes.COURSE_RUNTIME
 HANDLER_FILE = "handler.py"
@@ -676,6 +676,9 @@ STAGE = register(Stage(
         Check("runtime", _runtime, "the functions' Python runtime is still supported by AWS"),
     ),
     build=build,
+    band=Band(10_000_000, slide="28-30", note="slides 28-29 give no user count ('Performance & scalability: "
+                   "maximum'): the pipeline is the event path of slide 30's '10+ million users' design, so it carries "
+                   "at least their events"),
     exercises=EXERCISES,
     bill=BILL,
 ))
