@@ -129,9 +129,7 @@ def test_hint_without_a_closer_one_says_so(capsys):
 
 def _solution(name: str) -> dict:
     """The namespace the solution notebook's exercise cell leaves (a self-contained cell: no AWS)."""
-    from workshop import teardown
-
-    ns = {"check": lambda n, v: v, "teardown": teardown}
+    ns = {"check": lambda n, v: v}
     exec(exercises._solution_cell(exercises.get(name)), ns)
     return ns
 
