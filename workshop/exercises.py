@@ -4,7 +4,8 @@ In `solutions/`, an answer sits between `### BEGIN SOLUTION` and `### END SOLUTI
 `strip_solutions` replaces each such block with `...  # YOUR CODE HERE` (same indent) for
 `notebooks/`. `check(name, value)` tells the learner, in at most two lines, whether the
 answer is right and, if not, what was expected and a hint; then it takes in the
-reference solution so the following cells still run.
+reference solution so the following cells still run. `hint(name)` gives the hint on a first
+call and the exercise's closer hint (`Exercise.more`) on the next ones.
 """
 
 from __future__ import annotations
@@ -65,8 +66,28 @@ def check(name: str, value: Any, namespace: dict | None = None) -> Any:
     if problem is None:
         print(f"✓ {name}: correct")
         return value
-    print(f"✗ {name}: {problem}\n  Hint: {exercise.hint} (the reference solution is used so the next cells run)")
+    further = f"; a closer hint: hint({name!r})" if exercise.more else ""
+    print(f"✗ {name}: {problem}\n  Hint: {exercise.hint} (the reference solution is used so the next cells run"
+          f"{further})")
     return take_solution(exercise, ns)
+
+
+#: how many times `hint` was asked for each exercise (in this kernel)
+_ASKED: dict[str, int] = {}
+
+
+def hint(name: str) -> str:
+    """Print (and return) the exercise's hint on a first call, its closer hint (`more`) on the next ones."""
+    exercise = get(name)
+    _ASKED[name] = _ASKED.get(name, 0) + 1
+    if _ASKED[name] == 1:
+        text = exercise.hint
+    elif exercise.more:
+        text = exercise.more
+    else:
+        text = f"{exercise.hint} (there is no closer hint for this one)"
+    print(f"Hint for {name}: {text}")
+    return text
 
 
 def take_solution(exercise: Exercise, namespace: dict) -> Any:

@@ -30,7 +30,8 @@ class Exercise:
     stage: int
     variable: str  # the name the answer is bound to in the notebook
     checker: Callable[[object, dict], str | None]  # None when right, else "expected …, found …"
-    hint: str
+    hint: str  # guides without giving the answer; `exercises.hint(name)` shows it
+    more: str = ""  # a second, closer hint: `exercises.hint(name)` called a second time
 
 
 @dataclass(frozen=True)

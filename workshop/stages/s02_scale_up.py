@@ -11,6 +11,9 @@ largest size of its family; beyond it there is no bigger box, only more boxes.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput
@@ -19,7 +22,6 @@ from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
 
 #: the talk's steps (slide 4)
 SIZES = ("t2.micro", "m4.2xlarge", "c4.8xlarge")
-RESIZE_STEPS = ["stop_instances", "modify_instance_attribute", "start_instances"]
 
 #: the families of slide 4, with one example type each; vCPUs and memory are read from
 #: describe_instance_types (source: AWS, "Amazon EC2 Instance Types",
@@ -117,16 +119,51 @@ def _same_address(ctx) -> CheckResult:
     return CheckResult("same-address", site.ok, message)
 
 
-def _check_steps(value, namespace) -> str | None:
-    if list(value or []) == RESIZE_STEPS:
-        return None
-    return f"expected the three EC2 calls in order {RESIZE_STEPS}, found {value!r}"
+# --- the exercise: predict what the bigger box serves, before the model says ----------------------
 
+def capacity_on(ctx_or_topology, instance_type: str):
+    """The capacity model's verdict (a `capacity.Result`) on this run's topology with its serving
+    instances resized to `instance_type`: what the box would serve, without resizing anything."""
+    from .. import capacity
+    from ..capacity.model import SERVING_ROLES
+
+    live = capacity.live(ctx_or_topology)
+    resized = dataclasses.replace(live, instances=[
+        dataclasses.replace(i, type=instance_type, state="running") if i.role in SERVING_ROLES else i
+        for i in live.instances])
+    return capacity.evaluate(resized, 0)
+
+
+def _check_prediction(value, namespace) -> str | None:
+    from .. import capacity
+    from ..capacity import instance_types
+
+    ws, sizes = namespace.get("ws"), namespace.get("sizes")
+    if ws is None or not sizes:
+        return "run the setup cell first (it defines ws and sizes)"
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return f"expected a number of users, found {value!r}"
+    small, big = capacity_on(ws, sizes[0]), capacity_on(ws, sizes[-1])
+    expected = big.max_users
+    if abs(value - expected) <= TOLERANCE * expected:
+        return None
+    ratio = value / small.max_users if small.max_users else math.inf
+    v_small, v_big = instance_types.vcpus(sizes[0]), instance_types.vcpus(sizes[-1])
+    return (f"expected about {capacity.about(expected)} users on {sizes[-1]} (±{TOLERANCE:.0%}), found {value:,.0f} "
+            f"({ratio:.3g}× {sizes[0]}'s): the bottleneck is still the {big.bottleneck}, bound by its CPU, "
+            f"and {sizes[-1]} has {v_big} vCPUs to {sizes[0]}'s {v_small}")
+
+
+#: how far a prediction may be from the model's figure: rounding the small box's figure to two
+#: significant figures, as `capacity.about` prints it, moves the product by at most 2.5%
+TOLERANCE = 0.10
 
 EXERCISES = (Exercise(
-    "s02-resize-steps", 2, "steps", _check_steps,
-    "a running instance cannot change type: stop it first, change InstanceType, then start it "
-    "(names of the ec2 client's methods)",
+    "s02-predict-users", 2, "predicted_users", _check_prediction,
+    "on one box, web and database share the same CPU: which figure of the two sizes grows with the work it "
+    "can do, memory or vCPUs?",
+    more="the model keeps the same share of headroom on any size: what it serves grows in proportion to the "
+         "vCPUs; scale the small box's figure by the ratio of the two sizes' vCPUs",
 ),)
 
 

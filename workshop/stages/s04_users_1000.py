@@ -171,22 +171,62 @@ def _dns(ctx) -> CheckResult:
     return CheckResult("dns", True, f"{answer} (the load balancer)")
 
 
-def _check_alb_subnets(value, namespace) -> str | None:
-    public = namespace.get("public_subnets") or {}
-    if not isinstance(value, (list, tuple)) or len(value) < 2:
-        return f"expected a list of 2 public subnet ids, one per AZ, found {value!r}"
-    unknown = [s for s in value if s not in public.values()]
-    if unknown:
-        return f"expected the public subnets {sorted(public.values())}, found {unknown} (a private subnet?)"
-    azs = [az for az, s in public.items() if s in value]
-    if len(set(azs)) < 2:
-        return f"expected subnets in two different AZs, found only {sorted(set(azs))}"
+# --- the exercise: which AZ would you rather lose? ---------------------------------------------------
+
+#: the choices of exercise 4.1, as the notebook prints them (one is right; each wrong one has its own reply)
+REASONS = {
+    "a": "it holds more of the web servers, so the web tier loses more capacity",
+    "b": "it holds the database primary, so every request waits until RDS fails over",
+    "c": "it holds the load balancer, which runs in one AZ and must be recreated",
+    "d": "neither: with one web server each and Multi-AZ, both losses cost the same",
+}
+#: AWS, Amazon RDS User Guide, "Failing over a Multi-AZ DB instance"
+#: (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.MultiAZ.Failover.html)
+FAILOVER = "typically 60-120 s (RDS User Guide, \"Failing over a Multi-AZ DB instance\")"
+
+
+def _check_worse_az(value, namespace) -> str | None:
+    """Reads the live topology: where the primary, the standby, the web servers and the load balancer are now."""
+    ws = namespace.get("ws")
+    if ws is None:
+        return "run the setup cell first (it defines ws)"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return f"expected a pair (AZ name, letter of the reason), found {value!r}"
+    az, reason = value[0], str(value[1]).strip().lower()
+    live = topology.read(ws.run_id)
+    primary = next((d for d in live.databases if d.role != "replica"), None)
+    if primary is None:
+        return "no database in this run: run the cells above (stage 3 builds it, this stage makes it Multi-AZ)"
+    from ..capacity.model import SERVING_ROLES
+
+    web = {z: len([i for i in live.running() if i.role in SERVING_ROLES and i.az == z]) for z in live.azs}
+    if az not in web:
+        return f"expected one of this run's AZs {sorted(web)}, found {az!r}"
+    if az != primary.az:
+        db = ("the database's standby, which RDS replaces while the primary serves on" if primary.secondary_az == az
+              else "no database instance")
+        return (f"expected the AZ whose loss hurts more, found {az}: it holds {web[az]} web server(s) and {db}; "
+                f"the primary is elsewhere")
+    if reason not in REASONS:
+        return f"expected the letter of a reason, one of {', '.join(REASONS)}, found {value[1]!r}"
+    if reason == "a":
+        return f"the AZ is right, the reason not: web servers per AZ are {web}, the web tier loses its share either way"
+    if reason == "c":
+        azs = sorted({z for lb in live.load_balancers for z in lb.azs})
+        return (f"the AZ is right, the reason not: the load balancer has nodes in {azs} and keeps answering from the "
+                "AZ that is left")
+    if reason == "d":
+        return (f"the AZ is right, the reason not: Multi-AZ keeps the data, not the time: until RDS fails over, "
+                f"{FAILOVER}, the app has no database")
     return None
 
 
 EXERCISES = (Exercise(
-    "s04-alb-subnets", 4, "alb_subnets", _check_alb_subnets,
-    "an internet-facing load balancer sits in the public subnets, one per AZ: list(public_subnets.values())",
+    "s04-worse-az", 4, "worse", _check_worse_az,
+    "list what each AZ holds now (web servers, load balancer, database primary, standby): what is in one AZ only, "
+    "and what does AWS have to do when that AZ goes?",
+    more="Multi-AZ means a standby waits in the other AZ, not that two databases serve: the cell above printed "
+         "where each is; the failover section further down shows what losing one costs",
 ),)
 
 

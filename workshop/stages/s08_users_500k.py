@@ -159,23 +159,46 @@ def _web_tier(ctx) -> CheckResult:
                                          f"{group['DesiredCapacity']} of them the group's")
 
 
-# --- the exercise ------------------------------------------------------------------------------------------
+# --- the exercise: how many read replicas for a read load? -----------------------------------------------
 
-def _check_missing(value, namespace) -> str | None:
-    rows = namespace.get("rows")
-    if rows is None:
-        return "run the comparison cell first (rows = s08.compare(live))"
-    expected = [name for name, ok, _ in rows if not ok]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return f"expected a list of component names, found {type(value).__name__}"
-    if sorted(value) != sorted(expected):
-        return f"expected {expected or 'an empty list (nothing missing)'}, found {value}"
+#: one replica's sustainable reads/s in the exercise: db.m5.large's 2 vCPUs x 1,000 reads/s per vCPU x 70%
+#: target utilisation (the kit's defaults, workshop/capacity/assumptions.py: db_reads_per_vcpu, target_utilisation)
+READS_PER_REPLICA = 1_400
+
+#: the cases exercise 8.1 names, as (what, queries/s at the peak, read share, cache hit ratio, reads/s per
+#: replica, replicas). The peaks are the exercise's round numbers, chosen so that the slides' counts come out
+#: (slide 11: 4 replicas, no cache; slide 20: one per AZ, behind ElastiCache); read share 0.9 and hit ratio 0.9
+#: are the kit's defaults (assumptions.py).
+REPLICA_CASES = (
+    ("slide 11: no cache", 6_000, 0.9, 0.0, READS_PER_REPLICA, 4),
+    ("slide 20: behind ElastiCache", 30_000, 0.9, 0.9, READS_PER_REPLICA, 2),
+    ("half reads, just over 3 replicas' worth", 9_000, 0.5, 0.0, READS_PER_REPLICA, 4),
+    ("half reads, exactly 5 replicas' worth", 14_000, 0.5, 0.0, READS_PER_REPLICA, 5),
+)
+
+
+def _check_replicas(value, namespace) -> str | None:
+    if not callable(value):
+        return f"expected a function replicas_needed(queries_per_s, read_share, cache_hit_ratio, reads_per_replica), " \
+               f"found {type(value).__name__}"
+    for what, queries, share, hit, per_replica, expected in REPLICA_CASES:
+        found = value(queries, share, hit, per_replica)
+        if isinstance(found, bool) or not isinstance(found, (int, float)) or found != int(found):
+            return f"expected a whole number of replicas for {what}, found {found!r}"
+        if found != expected:
+            reads = queries * share * (1 - hit)
+            return (f"expected {expected} replicas for {what} ({queries:,} queries/s, {share:.0%} reads, cache hit "
+                    f"{hit:.0%}, {per_replica:,} reads/s each), found {found:g}: the replicas must carry "
+                    f"{reads:,.0f} reads/s")
     return None
 
 
 EXERCISES = (Exercise(
-    "s08-missing", 8, "missing", _check_missing,
-    "a list comprehension over rows: [name for name, ok, found in rows if not ok]",
+    "s08-replicas", 8, "replicas_needed", _check_replicas,
+    "which of the queries reach a replica at all? Writes go to the primary, and a cache hit never reaches the "
+    "database; then, can a replica be split?",
+    more="the reads that reach the replicas are queries_per_s × read_share × (1 − cache_hit_ratio); a fraction "
+         "of a replica is a whole replica",
 ),)
 
 

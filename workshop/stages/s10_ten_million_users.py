@@ -203,19 +203,44 @@ def _pipeline(ctx) -> CheckResult:
                        "Firehose)" if not missing else f"missing from the pipeline: {', '.join(missing)}")
 
 
-# --- the exercise: a case study as a sustained rate ---------------------------------------------
+# --- the exercise: the case studies as sustained rates ---------------------------------------------
 
-def _events_per_second(value, namespace) -> str | None:
-    expected = 45e9 / 86_400  # Supercell (the talk's case study): 45 billion events a day
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return f"expected a number of events per second, found {type(value).__name__}"
-    if abs(value - expected) > 1:
-        return f"expected about {expected:,.0f} events/s (45 billion / seconds in a day), found {value:,.0f}"
+#: the talk's case studies (storyline.md, "Case studies quoted") that exercise 10.1 names: (who, count, period)
+RATE_CASES = (
+    ("Supercell", 45e9, "day"),  # 45 billion real-time events every day
+    ("AdRoll", 60e9, "day"),  # 60 billion ad events daily
+    ("Localytics", 100e9, "month"),  # 100 billion data points monthly
+)
+#: seconds in each period; a month is taken as 30 days (29 to 31 pass the tolerance too)
+PERIOD_S = {"day": 24 * 60 * 60, "month": 30 * 24 * 60 * 60}
+#: how far an answer may be from the exact average: 520,000/s for Supercell's 520,833 is fine
+RATE_TOLERANCE = 0.05
+#: what a known slip does to the answer (found / expected), and the slip
+_SLIPS = ((60.0, "a rate per minute, not per second"), (3600.0, "a rate per hour, not per second"),
+          (30.0, "a month taken as one day (a month has about 30)"))
+
+
+def _check_rates(value, namespace) -> str | None:
+    if not callable(value):
+        return f"expected a function per_second(count, period), found {type(value).__name__}"
+    for who, count, period in RATE_CASES:
+        expected = count / PERIOD_S[period]
+        found = value(count, period)
+        if isinstance(found, bool) or not isinstance(found, (int, float)):
+            return f"expected a number of events per second for {who}, found {found!r}"
+        if abs(found - expected) <= RATE_TOLERANCE * expected:
+            continue
+        slip = next((why for factor, why in _SLIPS if abs(found / expected / factor - 1) < 0.1), "")
+        return (f"expected about {expected:,.0f}/s for {who} ({count / 1e9:g} billion a {period}, ±"
+                f"{RATE_TOLERANCE:.0%}), found {found:,.0f}" + (f": that looks like {slip}" if slip else ""))
     return None
 
 
-EXERCISES = (Exercise("s10-supercell-rate", 10, "supercell_per_s", _events_per_second,
-                      "divide the events of one day by the seconds in a day (24 × 60 × 60)"),)
+EXERCISES = (Exercise(
+    "s10-case-rates", 10, "per_second", _check_rates,
+    "an average rate is a count over the seconds of its period; how many seconds does each period hold?",
+    more="a day is 24 × 60 × 60 seconds, and a month about 30 of those days",
+),)
 
 
 def _architecture() -> Architecture:

@@ -21,19 +21,46 @@ def _nothing_left(ctx) -> CheckResult:
     return CheckResult("nothing-left", False, f"{len(left)} resource(s) {where} remain, e.g. {left[0].label()}: {advice}")
 
 
-def _first_checker(value, namespace):
-    text = str(value or "").lower()
-    if "replica" in text:
-        return None
-    return f"expected the kind that must go first of the two, found {value!r}"
+# --- the exercise: why the read replicas go first ---------------------------------------------------
+
+#: the choices of exercise 99.1, as the notebook prints them; one is right, each wrong one has its own reply
+ORDERS = {
+    "a": "the replicas first: RDS refuses to delete a primary that still has read replicas",
+    "b": "the primary first: its read replicas are deleted with it, so one call does it all",
+    "c": "the replicas first: with the primary gone, each replica would live on as a standalone database",
+    "d": "either order: each DB instance is deleted and billed on its own",
+}
+#: AWS, Amazon RDS User Guide, "Working with DB instance read replicas", deleting read replicas
+#: (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.html): "If you delete a source DB
+#: instance without deleting its read replicas in the same AWS Region, each read replica is promoted to a
+#: standalone DB instance."
+SOURCE = "RDS User Guide, \"Working with DB instance read replicas\""
+_WRONG = {
+    "a": f"RDS does not refuse: the primary goes, and each of its replicas is promoted ({SOURCE})",
+    "b": f"that is not RDS (some other clouds do so): a replica outlives its primary, promoted ({SOURCE})",
+    "d": "the order changes what is left: with the primary gone first, its replicas are not deleted with it "
+         f"but promoted ({SOURCE})",
+}
+
+
+def _check_order(value, namespace) -> str | None:
+    letter = str(value or "").strip().lower().rstrip(")")
+    if letter not in ORDERS:
+        return f"expected the letter of one choice, one of {', '.join(ORDERS)}, found {value!r}"
+    if letter in _WRONG:
+        return f"expected the choice that says what RDS does, found {letter!r}: {_WRONG[letter]}"
+    return None
 
 
 EXERCISES = (Exercise(
-    name="s99-first",
+    name="s99-replica-order",
     stage=99,
-    variable="first",
-    checker=_first_checker,
-    hint="a primary cannot be deleted while a read replica still replicates from it",
+    variable="order",
+    checker=_check_order,
+    hint="what becomes of a read replica once its source is gone: is it deleted with it, kept, or does it block "
+         "the deletion? Each choice stands for one of these",
+    more="the RDS User Guide's page on read replicas says what RDS does to a replica whose source is deleted; "
+         "rds.promote_read_replica does the same thing on purpose",
 ),)
 
 
