@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -116,12 +117,16 @@ def test_the_kits_client_says_unsupported_in_one_line(local_aws):
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+#: the AWS CLI of the test venv (`pip install .[test]`), next to this interpreter, else one on PATH
+AWS_CLI = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the AWS CLI is not installed")
 def test_the_aws_cli_prints_one_line_at_once(local_aws, tmp_path):
     """`aws dynamodb describe-contributor-insights` fails at once with the NotImplemented line, no retries."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_MAX_ATTEMPTS": "5"}
-    out = subprocess.run(["aws", "--endpoint-url", local_aws.endpoint, "--debug", "dynamodb",
+    out = subprocess.run([AWS_CLI, "--endpoint-url", local_aws.endpoint, "--debug", "dynamodb",
                           "describe-contributor-insights", "--table-name", "t"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode != 0

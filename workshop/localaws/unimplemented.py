@@ -85,7 +85,7 @@ def wire_protocol(request: Request, service: str) -> str:
         return "json"
     model = _model(service)
     protocol = model.protocol if model is not None else "query"
-    from .server import aws_action
+    from .wire import aws_action
 
     if protocol not in ("rest-json", "rest-xml") and aws_action(request):
         return "ec2" if protocol == "ec2" else "query"
@@ -97,7 +97,7 @@ def operation_of(request: Request, moto_service: str) -> str | None:
     m = _CBOR_PATH.match(request.path)
     if m:
         return m["operation"]
-    from .server import aws_action
+    from .wire import aws_action
 
     action = aws_action(request)
     if action:
