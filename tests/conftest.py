@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from kit_processes import kit_processes as _kit_processes
+
 # Tests never touch a real account: drop anything that could select one, before imports.
 for _var in ("WORKSHOP_TARGET", "WORKSHOP_AWS_ACCOUNT", "WORKSHOP_ENDPOINT", "WORKSHOP_RUN_ID"):
     os.environ.pop(_var, None)
@@ -41,35 +43,6 @@ def _kernel_target_per_test():
 
 
 # --- no kit process outlives the suite -------------------------------------------------------
-
-def _kit_processes() -> dict[int, str]:
-    """Every local AWS server and Lambda worker of this checkout: {pid: command line}. Another copy
-    of the kit on the machine (its own clone, its own venv) is not ours to judge."""
-    from workshop import config
-
-    root = str(config.ROOT)
-    found = {}
-    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        line = " ".join(a.decode(errors="replace") for a in argv if a)
-        if "-m workshop.localaws" not in line and "lambda_worker." not in line:  # .py and .js
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry.name}/cwd")
-        except OSError:
-            cwd = ""
-        ours = f"{root}/workshop/localaws/lambda_worker" in line if "lambda_worker" in line \
-            else cwd == root or cwd.startswith(root + os.sep)  # a server runs where its owner ran
-        if ours:
-            found[int(entry.name)] = line
-    return found
-
 
 def pytest_sessionstart(session):
     session.config._kit_processes_before = set(_kit_processes())

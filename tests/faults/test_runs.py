@@ -17,7 +17,7 @@ import pytest
 from workshop import aws, config, runner
 from workshop.localaws import process
 
-from conftest import _kit_processes
+from kit_processes import kit_processes as _kit_processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="scans /proc")]
 

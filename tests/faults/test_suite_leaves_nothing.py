@@ -11,8 +11,6 @@ import pytest
 
 from workshop import config
 
-import conftest
-
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="scans /proc")]
 
 LEAKY = '''
@@ -28,7 +26,7 @@ def test_leaks_a_local_aws(tmp_path):
 def test_a_leaked_local_aws_fails_the_run(tmp_path):
     """A suite whose test leaves a local AWS running exits 1 and names the process."""
     (tmp_path / "test_leaky.py").write_text(LEAKY)
-    env = {**os.environ, "PYTHONPATH": str(Path(conftest.__file__).parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # tests/: its conftest
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest",
                            "--basetemp", str(tmp_path / "t"), str(tmp_path / "test_leaky.py")],
                           capture_output=True, text=True, env=env, cwd=config.ROOT, timeout=120)
