@@ -13,6 +13,7 @@ from workshop.localaws import lambda_sandbox
 from pipeline_helpers import function, invoke, log_text, wait_for
 
 pytestmark = [
+    pytest.mark.slow,  # starts Node.js workers: make test, not make check
     pytest.mark.usefixtures("local_aws"),
     pytest.mark.skipif(lambda_sandbox.find_node() is None,
                        reason="Node.js is not installed (sudo apt-get install nodejs): nodejs functions need `node`"),

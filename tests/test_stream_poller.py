@@ -12,7 +12,7 @@ from workshop import aws
 
 from pipeline_helpers import bucket, function, wait_for
 
-pytestmark = pytest.mark.usefixtures("local_aws")
+pytestmark = [pytest.mark.usefixtures("local_aws"), pytest.mark.slow]  # waits on the poller and workers
 
 # Writes each batch it receives to S3 as batch-<first sequence number>.json; raises on a record
 # whose value is "bad" unless the object "allow" exists in the bucket.
