@@ -11,7 +11,9 @@ Extensions live in `workshop/localaws/ext/`, one module per behaviour. The contr
   - `server.intercept(predicate, handler)`: the same, chosen by any test on the request;
   - `server.after(predicate, hook)`: run `hook(request, response)` after moto answered;
   - `server.background(name, fn, interval)`: call `fn()` every `interval` seconds until stop;
-  - `server.on_stop(hook)`; `server.allow_origin(origin)`: one more browser origin allowed.
+  - `server.on_stop(hook)`; `server.allow_origin(origin)`: one more browser origin allowed;
+  - `server.dataplane`: the asyncio loop and registry of what answers traffic on loopback
+    (instances, DB and cache endpoints, load balancers; see `workshop/localaws/dataplane.py`).
 
 Helpers for a request: `aws_action(request)` (the operation of a query- or JSON-protocol
 request), `signed_scope(request)` (service and region of its SigV4 credential scope) and
@@ -219,7 +221,9 @@ class LocalAWS:
         self._on_stop: list[Callable[[], None]] = []
         self.extensions: list[str] = []
         self.started_at = time.time()
+        self._dataplane = None
         self.route("GET", r"^/_workshop/health$", self._health)
+        self.route("GET", r"^/_workshop/endpoints$", self._endpoints)
 
     # --- extension API --------------------------------------------------------------
     def route(self, method: str | None, path_regex: str, handler: Handler) -> None:
@@ -240,6 +244,15 @@ class LocalAWS:
     def allow_origin(self, origin: str) -> None:
         """Let a web page at `origin` (`scheme://host[:port]`) call the local AWS, with CORS answers."""
         self.allowed_origins.add(origin.rstrip("/"))
+
+    @property
+    def dataplane(self):
+        """The data plane (created on first use; stopped with the server)."""
+        if self._dataplane is None:
+            from .dataplane import DataPlane
+
+            self._dataplane = DataPlane()
+        return self._dataplane
 
     @property
     def stopping(self) -> threading.Event:
@@ -305,6 +318,8 @@ class LocalAWS:
                 hook()
             except Exception:
                 log.exception("stop hook failed")
+        if self._dataplane is not None:
+            self._dataplane.stop()
 
     def on_stop(self, hook: Callable[[], None]) -> None:
         self._on_stop.append(hook)
@@ -315,6 +330,10 @@ class LocalAWS:
         body = {"service": "workshop-local-aws", "pid": os.getpid(), "extensions": self.extensions,
                 "uptime_s": round(time.time() - self.started_at, 1)}
         return Response(json.dumps(body), mimetype="application/json")
+
+    def _endpoints(self, request: Request, match) -> Response:
+        body = self._dataplane.to_json() if self._dataplane is not None else '{"endpoints": []}'
+        return Response(body, mimetype="application/json")
 
     def _start_worker(self, worker: _Worker) -> None:
         def loop():

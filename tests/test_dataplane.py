@@ -1,0 +1,92 @@
+"""The data plane's loop and registry: what the web, database and cache emulations stand on."""
+
+import asyncio
+import json
+import socket
+import urllib.request
+
+import pytest
+
+from workshop.localaws.dataplane import DataPlane, Endpoint, free_port_server
+from workshop.localaws.server import LocalAWS
+
+
+class _Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+def _listen(plane: DataPlane) -> int:
+    async def start():
+        server = await free_port_server(_Echo)
+        plane.on_stop(server.close)
+        return server.sockets[0].getsockname()[1]
+
+    return plane.run(start())
+
+
+def test_a_listener_answers_then_stop_closes_it():
+    plane = DataPlane()
+    port = _listen(plane)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(b"ping")
+        assert conn.recv(4) == b"ping"
+    plane.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+    plane.stop()  # twice is fine
+
+
+def test_only_loopback_listeners():
+    plane = DataPlane()
+    try:
+        with pytest.raises(ValueError, match="loopback only"):
+            plane.run(free_port_server(_Echo, host="0.0.0.0"))
+    finally:
+        plane.stop()
+
+
+def test_registry_finds_by_kind_id_and_aws_name():
+    plane = DataPlane()
+    lb = plane.publish(Endpoint("load-balancer", "arn:lb/1", 4001, names=("sbs-r-alb-1.us-east-1.elb.amazonaws.com",)))
+    plane.publish(Endpoint("instance", "i-1", 4002, details={"az": "us-east-1a"}))
+    assert plane.find("load-balancer", "arn:lb/1") is lb
+    assert plane.by_host("SBS-R-ALB-1.us-east-1.elb.amazonaws.com.:80") is lb
+    assert plane.by_host("example.com") is None and plane.by_host("") is None
+    assert [e["kind"] for e in plane.listing()] == ["instance", "load-balancer"]
+    assert plane.listing()[0]["url"] == "http://127.0.0.1:4002"
+    assert plane.withdraw("instance", "i-1").port == 4002
+    assert plane.find("instance", "i-1") is None
+    with pytest.raises(ValueError, match="unknown data-plane kind"):
+        Endpoint("spaceship", "x", 1)
+
+
+def test_run_on_the_loop_itself_is_refused():
+    plane = DataPlane()
+
+    async def nested():
+        return plane.run(asyncio.sleep(0))
+
+    try:
+        with pytest.raises(RuntimeError, match="own loop"):
+            plane.run(nested())
+    finally:
+        plane.stop()
+
+
+def test_local_aws_lists_its_endpoints_and_stops_its_data_plane():
+    aws = LocalAWS(extensions=False).start()
+    try:
+        with urllib.request.urlopen(f"{aws.endpoint}/_workshop/endpoints", timeout=5) as r:
+            assert json.load(r) == {"endpoints": []}
+        port = _listen(aws.dataplane)
+        aws.dataplane.publish(Endpoint("instance", "i-abc", port))
+        with urllib.request.urlopen(f"{aws.endpoint}/_workshop/endpoints", timeout=5) as r:
+            assert [e["resource_id"] for e in json.load(r)["endpoints"]] == ["i-abc"]
+    finally:
+        aws.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)

@@ -1,0 +1,203 @@
+"""The local AWS's data plane: what answers traffic, as opposed to the API that manages it.
+
+On AWS, an instance's web server, a DB instance's MySQL port, a cache node's Redis port, a
+load balancer's listener and a CloudFront distribution each answer on their own address.
+Here each gets a loopback port, opened by the extension that emulates it, all served by
+one asyncio event loop in one thread of the local AWS's process (so two cores can play
+the twenty-odd machines of stage 8).
+
+The contract for extensions (`server.dataplane`):
+
+- `run(coro, timeout)`: run a coroutine on the loop from any other thread, return its result;
+  `submit(coro)`: start it and return a `concurrent.futures.Future`;
+- `publish(endpoint)` / `withdraw(kind, resource_id)`: what listens where; `find(kind, id)`,
+  `by_host(name)` (an AWS DNS name such as the load balancer's, or a record's), `listing()`;
+- `on_stop(hook)`: called (on the loop's thread) before the loop ends, to close listeners.
+
+`GET /_workshop/endpoints` on the local AWS answers `listing()` as JSON: `workshop status
+--json` and `workshop traffic` (which accepts only the course's own URLs) read it there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+log = logging.getLogger("workshop.localaws.dataplane")
+
+#: the kinds of things that answer traffic, and the protocol each speaks
+KINDS = {"instance": "http", "load-balancer": "http", "distribution": "http", "record": "http",
+         "db-instance": "mysql", "cache-node": "redis", "edge": "http"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One thing that answers on a loopback port: `kind` (see KINDS) and its AWS id."""
+
+    kind: str
+    resource_id: str
+    port: int
+    host: str = "127.0.0.1"
+    account: str = ""
+    region: str = ""
+    #: the names AWS would give it (a load balancer's or distribution's DNS name, a record's name):
+    #: a request to the edge with one of these as its Host header reaches this endpoint
+    names: tuple[str, ...] = ()
+    #: anything else a reader needs (an instance's AZ and type, a DB's role, ...)
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown data-plane kind {self.kind!r}; one of {sorted(KINDS)}")
+
+    @property
+    def protocol(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def url(self) -> str:
+        scheme = "http" if self.protocol == "http" else self.protocol
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["names"] = list(self.names)
+        out["protocol"], out["url"] = self.protocol, self.url
+        return out
+
+
+class DataPlane:
+    """One asyncio loop in a daemon thread, and the registry of what listens where."""
+
+    def __init__(self, name: str = "local-aws:dataplane"):
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._endpoints: dict[tuple[str, str], Endpoint] = {}
+        self._on_stop: list[Callable[[], Any]] = []
+        self._started = threading.Event()
+
+    # --- the loop ---------------------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop (started on first use)."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._thread.start()
+        self._started.wait()
+        return self._loop
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(self._started.set)
+        self._loop.run_forever()
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and self._loop.is_running()
+
+    def submit(self, coro: Coroutine) -> concurrent.futures.Future:
+        """Start `coro` on the loop; its Future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine, timeout: float | None = 30.0):
+        """Run `coro` on the loop and wait for its result (never call this from the loop itself)."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("DataPlane.run() called on the data plane's own loop: await the coroutine instead")
+        return self.submit(coro).result(timeout)
+
+    def on_stop(self, hook: Callable[[], Any]) -> None:
+        """`hook()` (a function or a coroutine function) runs on the loop before it ends."""
+        self._on_stop.append(hook)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Run the stop hooks, cancel what is left on the loop, end its thread. Idempotent."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None:
+            return
+
+        async def _shutdown():
+            for hook in reversed(self._on_stop):
+                try:
+                    result = hook()
+                    if asyncio.iscoroutine(result):
+                        await asyncio.wait_for(result, timeout)
+                except Exception:
+                    log.exception("data-plane stop hook failed")
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(_shutdown(), loop).result(timeout + 2)
+        except Exception:
+            log.exception("data-plane shutdown did not finish")
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout)
+        if not loop.is_running():
+            loop.close()
+        with self._lock:
+            self._endpoints.clear()
+
+    # --- the registry -----------------------------------------------------------------
+    def publish(self, endpoint: Endpoint) -> Endpoint:
+        with self._lock:
+            self._endpoints[(endpoint.kind, endpoint.resource_id)] = endpoint
+        return endpoint
+
+    def withdraw(self, kind: str, resource_id: str) -> Endpoint | None:
+        with self._lock:
+            return self._endpoints.pop((kind, resource_id), None)
+
+    def find(self, kind: str, resource_id: str) -> Endpoint | None:
+        with self._lock:
+            return self._endpoints.get((kind, resource_id))
+
+    def of_kind(self, kind: str) -> list[Endpoint]:
+        with self._lock:
+            return [e for (k, _), e in self._endpoints.items() if k == kind]
+
+    def by_host(self, host: str) -> Endpoint | None:
+        """The endpoint one of whose AWS names is `host` (any port and trailing dot dropped, any case)."""
+        name = (host or "").strip().lower()
+        if name.startswith("["):
+            return None
+        name = name.rsplit(":", 1)[0].rstrip(".")
+        if not name:
+            return None
+        with self._lock:
+            for endpoint in self._endpoints.values():
+                if name in (n.lower().rstrip(".") for n in endpoint.names):
+                    return endpoint
+        return None
+
+    def listing(self) -> list[dict]:
+        """Every endpoint as a dict (kind, resource_id, url, names, details, ...), by kind then id."""
+        with self._lock:
+            found = list(self._endpoints.values())
+        return [e.as_dict() for e in sorted(found, key=lambda e: (e.kind, e.resource_id))]
+
+    def to_json(self) -> str:
+        return json.dumps({"endpoints": self.listing()})
+
+
+async def free_port_server(factory, host: str = "127.0.0.1", port: int = 0, **kwargs) -> asyncio.base_events.Server:
+    """`loop.create_server(factory, host, port)` on loopback; port 0 picks a free one (read it from
+    `server.sockets[0].getsockname()[1]`)."""
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        raise ValueError(f"the data plane listens on loopback only, not on {host!r}")
+    return await asyncio.get_running_loop().create_server(factory, host, port, **kwargs)
