@@ -3,6 +3,7 @@
 import asyncio
 import json
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
@@ -90,3 +91,24 @@ def test_local_aws_lists_its_endpoints_and_stops_its_data_plane():
         aws.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def test_scale_is_set_through_the_local_aws_and_checked():
+    aws = LocalAWS(extensions=False).start()
+    try:
+        def call(body=None):
+            req = urllib.request.Request(f"{aws.endpoint}/_workshop/dataplane/scale", method="POST" if body else "GET",
+                                         data=json.dumps(body).encode() if body else None)
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.load(exc)
+
+        assert call() == (200, {"scale": 1})
+        assert call({"scale": 500}) == (200, {"scale": 500})
+        status, body = call({"scale": 0})
+        assert status == 400 and "whole number from 1" in body["message"]
+        assert call({"scale": "9"})[0] == 400 and call()[1] == {"scale": 500}
+    finally:
+        aws.stop()

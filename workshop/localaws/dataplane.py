@@ -12,7 +12,11 @@ The contract for extensions (`server.dataplane`):
   `submit(coro)`: start it and return a `concurrent.futures.Future`;
 - `publish(endpoint)` / `withdraw(kind, resource_id)`: what listens where; `find(kind, id)`,
   `by_host(name)` (an AWS DNS name such as the load balancer's, or a record's), `listing()`;
-- `on_stop(hook)`: called (on the loop's thread) before the loop ends, to close listeners.
+- `on_stop(hook)`: called (on the loop's thread) before the loop ends, to close listeners;
+- `scale` (`set_scale(k)`): one request here stands for `k` at the talk's scale. Emulated
+  machines read it to size themselves: an instance has `vCPUs x scale` CPU slots, so its
+  throughput is `scale` times what one real instance serves, at a real instance's latency.
+  `workshop traffic --scale K` sets it (`POST /_workshop/dataplane/scale` with `{"scale": K}`).
 
 `GET /_workshop/endpoints` on the local AWS answers `listing()` as JSON: `workshop status
 --json` and `workshop traffic` (which accepts only the course's own URLs) read it there.
@@ -30,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 log = logging.getLogger("workshop.localaws.dataplane")
+
+#: the largest `scale` the data plane accepts (one local request standing for this many)
+MAX_SCALE = 100_000
 
 #: the kinds of things that answer traffic, and the protocol each speaks
 KINDS = {"instance": "http", "load-balancer": "http", "distribution": "http", "record": "http",
@@ -83,6 +90,14 @@ class DataPlane:
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._on_stop: list[Callable[[], Any]] = []
         self._started = threading.Event()
+        self.scale = 1
+
+    def set_scale(self, k) -> int:
+        """Set how many requests at the talk's scale one local request stands for (1..MAX_SCALE)."""
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SCALE:
+            raise ValueError(f"scale must be a whole number from 1 to {MAX_SCALE:,}, not {k!r}")
+        self.scale = k
+        return k
 
     # --- the loop ---------------------------------------------------------------------
     @property
@@ -192,7 +207,7 @@ class DataPlane:
         return [e.as_dict() for e in sorted(found, key=lambda e: (e.kind, e.resource_id))]
 
     def to_json(self) -> str:
-        return json.dumps({"endpoints": self.listing()})
+        return json.dumps({"endpoints": self.listing(), "scale": self.scale})
 
 
 async def free_port_server(factory, host: str = "127.0.0.1", port: int = 0, **kwargs) -> asyncio.base_events.Server:

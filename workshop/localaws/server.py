@@ -224,6 +224,7 @@ class LocalAWS:
         self._dataplane = None
         self.route("GET", r"^/_workshop/health$", self._health)
         self.route("GET", r"^/_workshop/endpoints$", self._endpoints)
+        self.route(None, r"^/_workshop/dataplane/scale$", self._scale)
 
     # --- extension API --------------------------------------------------------------
     def route(self, method: str | None, path_regex: str, handler: Handler) -> None:
@@ -332,8 +333,22 @@ class LocalAWS:
         return Response(json.dumps(body), mimetype="application/json")
 
     def _endpoints(self, request: Request, match) -> Response:
-        body = self._dataplane.to_json() if self._dataplane is not None else '{"endpoints": []}'
+        body = self._dataplane.to_json() if self._dataplane is not None else '{"endpoints": [], "scale": 1}'
         return Response(body, mimetype="application/json")
+
+    def _scale(self, request: Request, match) -> Response:
+        """GET: the data plane's scale; POST {"scale": K}: set it (see `dataplane.DataPlane.set_scale`)."""
+        import json
+
+        if request.method == "POST":
+            try:
+                self.dataplane.set_scale(json.loads(request.get_data() or b"{}").get("scale"))
+            except (ValueError, AttributeError) as exc:
+                return Response(json.dumps({"message": str(exc)}), status=400, mimetype="application/json")
+        elif request.method != "GET":
+            return Response(json.dumps({"message": "GET or POST"}), status=405, mimetype="application/json")
+        scale = self._dataplane.scale if self._dataplane is not None else 1
+        return Response(json.dumps({"scale": scale}), mimetype="application/json")
 
     def _start_worker(self, worker: _Worker) -> None:
         def loop():
