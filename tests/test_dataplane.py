@@ -82,7 +82,7 @@ def test_local_aws_lists_its_endpoints_and_stops_its_data_plane():
     aws = LocalAWS(extensions=False).start()
     try:
         with urllib.request.urlopen(f"{aws.endpoint}/_workshop/endpoints", timeout=5) as r:
-            assert json.load(r) == {"endpoints": []}
+            assert json.load(r) == {"endpoints": [], "scale": 1}
         port = _listen(aws.dataplane)
         aws.dataplane.publish(Endpoint("instance", "i-abc", port))
         with urllib.request.urlopen(f"{aws.endpoint}/_workshop/endpoints", timeout=5) as r:
