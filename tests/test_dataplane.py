@@ -112,3 +112,22 @@ def test_scale_is_set_through_the_local_aws_and_checked():
         assert call({"scale": "9"})[0] == 400 and call()[1] == {"scale": 500}
     finally:
         aws.stop()
+
+
+def test_status_lists_what_serves_traffic(tmp_path, capsys):
+    """`workshop status` shows each endpoint's loopback URL and AWS names; --json carries them."""
+    from workshop import config
+    from workshop.commands import status
+
+    aws = LocalAWS(extensions=False).start()
+    try:
+        aws.dataplane.publish(Endpoint("load-balancer", "arn:aws:elasticloadbalancing:lb/x", 4567,
+                                       names=("sbs-r-alb-1.us-east-1.elb.amazonaws.com",)))
+        with config.using(config.target("local", endpoint=aws.endpoint, home=tmp_path)):
+            doc = status.collect()
+            assert [e["url"] for e in doc["endpoints"]] == ["http://127.0.0.1:4567"]
+            status.run(type("Args", (), {"json": False})())
+    finally:
+        aws.stop()
+    assert "load-balancer arn:aws:elasticloadbalancing:lb/x: http://127.0.0.1:4567 " \
+           "(sbs-r-alb-1.us-east-1.elb.amazonaws.com)" in capsys.readouterr().out

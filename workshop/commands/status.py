@@ -25,8 +25,9 @@ def collect() -> dict:
         port = (state or {}).get("port", discover.DEFAULT_PORT)
         doc.update(endpoint=endpoint, up=up, pid=(state or {}).get("pid"), log=str(discover.log_file(port)))
         if not up:
-            doc.update(resources={}, invoke_urls=[])
+            doc.update(resources={}, invoke_urls=[], endpoints=[])
             return doc
+        doc["endpoints"] = discover.endpoints(endpoint)["endpoints"]
     else:
         doc.update(endpoint=None, up=True)
     from .. import inventory
@@ -74,4 +75,7 @@ def run(args) -> int:
             print(f"  … and {len(items) - 12} more")
     for u in doc.get("invoke_urls") or []:
         print(f"invoke URL: {' '.join(u['methods']) or 'ANY'} {u['invoke_url']}")
+    for e in doc.get("endpoints") or []:
+        names = f" ({', '.join(e['names'])})" if e.get("names") else ""
+        print(f"{e['kind']} {e['resource_id']}: {e['url']}{names}")
     return 0

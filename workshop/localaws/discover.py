@@ -50,6 +50,16 @@ def health(endpoint: str, timeout: float = 1.0) -> dict | None:
         return None
 
 
+def endpoints(endpoint: str, timeout: float = 2.0) -> dict:
+    """What the local AWS at `endpoint` serves traffic on (`/_workshop/endpoints`): {"endpoints": [...],
+    "scale": K}; an empty listing when it does not answer."""
+    try:
+        with _direct.open(f"{endpoint}/_workshop/endpoints", timeout=timeout) as r:
+            return json.loads(r.read())
+    except Exception:
+        return {"endpoints": [], "scale": 1}
+
+
 def records(home: Path | None = None) -> list[dict]:
     """Every recorded local AWS, preferred first (the default port's, then the newest);
     each with `state_file`, its record's path. Whether it still runs is not checked."""
