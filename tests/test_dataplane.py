@@ -114,6 +114,7 @@ def test_scale_is_set_through_the_local_aws_and_checked():
         aws.stop()
 
 
+@pytest.mark.slow  # status reads the course's resources from moto (~8 s cold)
 def test_status_lists_what_serves_traffic(tmp_path, capsys):
     """`workshop status` shows each endpoint's loopback URL and AWS names; --json carries them."""
     from workshop import config
