@@ -1,0 +1,305 @@
+"""`workshop traffic`: model users' load on the course's own URLs, with Locust in a process of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from workshop import cli, config
+from workshop.capacity import assumptions
+from workshop.errors import BadInput, LocalAWSDown
+from workshop.teardown.kind import Resource
+from workshop.traffic import allow, behaviour, chart, options, stats
+from workshop.traffic.live import Console, Silent, for_live
+
+# --- what may be asked ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, flag", [
+    ({"users": 0}, "--users"), ({"users": 2001}, "--users"), ({"users": 1.5}, "--users"), ({"users": True}, "--users"),
+    ({"duration_s": 0}, "--duration"), ({"duration_s": 601}, "--duration"),
+    ({"scale": 0}, "--scale"), ({"scale": 100_001}, "--scale"),
+    ({"spawn_rate": 0}, "--spawn-rate"), ({"spawn_rate": 5000}, "--spawn-rate"),
+    ({"think": 0.5}, "--think"), ({"think": 101}, "--think"),
+])
+def test_out_of_range_values_are_named_and_nothing_starts(kwargs, flag):
+    """Each out-of-range value is refused before anything starts, naming the option and its range."""
+    args = {"users": 10, **kwargs}
+    with pytest.raises(BadInput, match=f"nothing started: {flag} .*from"):
+        options.check(**args)
+
+
+def test_every_bad_value_is_named_at_once_and_good_ones_pass():
+    """Two bad values give one message naming both; valid values come back typed, with a spawn rate chosen."""
+    with pytest.raises(BadInput) as caught:
+        options.check(users=5000, duration_s=900)
+    assert "--users" in str(caught.value) and "--duration" in str(caught.value)
+    o = options.check(users=50, duration_s=30, scale=10, think=2)
+    assert (o.users, o.duration_s, o.scale, o.spawn_rate) == (50, 30, 10, 50.0)
+    assert o.talk_active_users == 50 * 2 * 10
+
+
+def test_a_virtual_user_follows_the_model_assumptions():
+    """Page views, static requests per page and writes per page are derived from the assumptions, not copied."""
+    a = assumptions.defaults()
+    b = behaviour.from_assumptions()
+    assert b.pages_per_min == pytest.approx(a["page_requests_per_min"] * (1 - a["static_share"]))
+    assert b.pages_per_min * (1 + b.static_per_page) == pytest.approx(a["page_requests_per_min"])
+    assert b.write_per_page * b.pages_per_min == pytest.approx(a["events_per_min"])
+    busier = behaviour.from_assumptions({"page_requests_per_min": 20.0}, think=4)
+    assert busier.pages_per_min == pytest.approx(2 * b.pages_per_min)
+    assert busier.mean_wait_s == pytest.approx(b.mean_wait_s / 8)
+    assert "--wl-think" in busier.argv() and "4.0" in busier.argv()
+    with pytest.raises(BadInput, match="static_share"):
+        behaviour.from_assumptions({"static_share": 1.0})
+    with pytest.raises(BadInput, match="think"):
+        behaviour.from_assumptions(think=0)
+
+
+# --- where load may go -----------------------------------------------------------------------------
+
+LISTING = [
+    {"kind": "instance", "resource_id": "i-web1", "port": 4701, "protocol": "http", "url": "http://127.0.0.1:4701"},
+    {"kind": "load-balancer", "resource_id": "arn:lb/1", "port": 4702, "protocol": "http",
+     "url": "http://127.0.0.1:4702"},
+    {"kind": "db-instance", "resource_id": "sbs-db", "port": 4703, "protocol": "mysql", "url": "mysql://127.0.0.1:4703"},
+]
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://example.com", "this machine only"),
+    ("http://10.0.0.5:4701", "this machine only"),
+    ("http://127.0.0.1:4799", "not one of the course's URLs"),
+    ("http://127.0.0.1:4703", "not one of the course's URLs"),  # the DB's port speaks MySQL
+    ("https://127.0.0.1:4701", "not one of the course's URLs"),
+    ("http://127.0.0.1:4701/admin", "the site's root"),
+    ("ftp://127.0.0.1:4701", "not an http"),
+])
+def test_local_target_refuses_what_is_not_the_course_s(url, why):
+    """A foreign, non-loopback or unknown-port URL is refused, listing the URLs that are accepted."""
+    with pytest.raises(BadInput, match=why) as caught:
+        allow.check_local(url, LISTING, "http://127.0.0.1:4599")
+    if "root" not in why and "not an http" not in why:
+        assert "http://127.0.0.1:4701 (instance i-web1)" in str(caught.value)
+        assert "http://127.0.0.1:4702 (load-balancer" in str(caught.value)
+        assert "db-instance" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url, kind", [("http://127.0.0.1:4701", "instance"), ("http://localhost:4702/", "load-balancer")])
+def test_local_target_accepts_its_http_endpoints(url, kind):
+    """A loopback URL on a port the data plane serves HTTP on is accepted, as that endpoint."""
+    got = allow.check_local(url, LISTING, "http://127.0.0.1:4599")
+    assert got.kind == kind and got.url == url.rstrip("/")
+
+
+def test_aws_target_takes_only_the_run_s_load_balancer_or_distribution():
+    """On AWS only the run's tagged load balancer or CloudFront domain is accepted; any other host is refused."""
+    found = [Resource("load balancer", "arn:aws:elasticloadbalancing:lb/sbs-demo-alb", "sbs-demo-alb", "us-east-1",
+                      data={"DNSName": "sbs-demo-alb-1.us-east-1.elb.amazonaws.com"}),
+             Resource("cloudfront distribution", "E123", "sbs-demo-cdn", "us-east-1",
+                      data={"DomainName": "d111.cloudfront.net"}),
+             Resource("ec2 instance", "i-1", "sbs-demo-web", "us-east-1", data={"PublicDnsName": "ec2-1.amazonaws.com"})]
+    doors = allow.aws_front_doors(found)
+    assert [d[1] for d in doors] == ["distribution", "load-balancer"]
+    assert allow.check_aws("https://D111.cloudfront.net.", doors, "demo").kind == "distribution"
+    assert allow.check_aws("http://sbs-demo-alb-1.us-east-1.elb.amazonaws.com", doors, "demo").kind == "load-balancer"
+    for url in ("http://example.com", "http://ec2-1.amazonaws.com", "http://d111.cloudfront.net.evil.com"):
+        with pytest.raises(BadInput, match="accepted: http://d111.cloudfront.net"):
+            allow.check_aws(url, doors, "demo")
+    with pytest.raises(BadInput, match="none: run stage 4"):
+        allow.check_aws("http://d111.cloudfront.net", [], "demo")
+
+
+def test_cli_refuses_a_foreign_url_with_the_local_aws_down(tmp_path, monkeypatch, capsys):
+    """With no local AWS answering, a foreign URL is still refused, and a loopback one says to start it."""
+    monkeypatch.setenv("WORKSHOP_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    assert cli.main(["traffic", "http://example.com", "--users", "5", "--out", str(tmp_path / "o")]) == 2
+    assert "this machine only" in capsys.readouterr().err
+    with pytest.raises(LocalAWSDown):
+        allow.check("http://127.0.0.1:8080", config.from_environment())
+    assert cli.main(["traffic", "http://127.0.0.1:8080", "--users", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "--users 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# --- reading and drawing -----------------------------------------------------------------------------
+
+def test_history_reader_takes_only_complete_aggregated_rows(tmp_path):
+    """Rows are read as Locust appends them: a half-written line waits for its end; per-name rows are skipped."""
+    path = tmp_path / "h.csv"
+    head = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%,Total Request Count,Total Failure Count\n"
+    path.write_text(head + "100,5,GET,/,1,0,3,5,7,10,0\n100,5,,Aggregated,2,0,3,6,8,20,1\n101,5,,Aggre")
+    reader = stats.HistoryReader(path)
+    rows = reader.read()
+    assert [r["Total Request Count"] for r in rows] == ["20"]
+    with open(path, "a") as f:
+        f.write("gated,2,0,4,9,12,60,1\n")
+    row = reader.read()[0]
+    item = stats.interval(rows[0], row, 90.0, {"instances": {"i-1": 3, "-": 1}, "azs": {"a": 3}})
+    assert (item.requests, item.failures, item.rps, item.p95_ms, item.instances, item.azs) == (40, 0, 40.0, 9.0, 1, 1)
+    assert item.elapsed_s == 11.0 and reader.read() == []
+
+
+def test_chart_draws_four_panels_over_time():
+    """The SVG has users, requests/s, p95 and errors, each with its peak; no rows gives a placeholder."""
+    rows = [{"elapsed_s": t, "users": 10, "rps": 5.0 * t, "p95_ms": 12.0, "error_pct": 0.0} for t in range(1, 6)]
+    out = chart.svg(rows, "a <run>")
+    assert out.count("<polyline") == 4 and "peak 25" in out and "a &lt;run&gt;" in out
+    for label in ("users", "requests/s", "p95", "errors"):
+        assert f">{label}</text>" in out
+    assert "no figures yet" in chart.svg([])
+
+
+def test_presenter_outside_a_kernel_is_the_console():
+    """Outside a notebook's kernel, live=None prints lines; live=False always does."""
+    assert isinstance(for_live(None), Console) and isinstance(for_live(False), Console)
+    assert not isinstance(Silent(), Console)
+
+
+# --- end to end (Locust runs) -------------------------------------------------------------------------
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def plane():
+    """A local AWS without extensions whose data plane publishes a bare aiohttp server as instance i-test
+    (AZ us-east-1a in its headers) and a port that refuses connections as instance i-dead."""
+    from aiohttp import web
+
+    from workshop.localaws.dataplane import Endpoint
+    from workshop.localaws.server import LocalAWS
+
+    server = LocalAWS(extensions=False).start()
+
+    async def handler(request):
+        return web.Response(text="ok", headers={"X-Instance-Id": "i-test", "X-Availability-Zone": "us-east-1a"})
+
+    async def serve():
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server.dataplane.on_stop(runner.cleanup)
+        return site._server.sockets[0].getsockname()[1]
+
+    port = server.dataplane.run(serve())
+    dead = _closed_port()
+    server.dataplane.publish(Endpoint("instance", "i-test", port))
+    server.dataplane.publish(Endpoint("instance", "i-dead", dead))
+    yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}"}
+    server.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _cli(plane, *argv) -> list[str]:
+    env = {**os.environ, "WORKSHOP_ENDPOINT": plane["server"].endpoint,
+           "PYTHONPATH": os.pathsep.join([str(config.ROOT), os.environ.get("PYTHONPATH", "")])}
+    return [sys.executable, "-m", "workshop", "traffic", *argv], env
+
+
+@pytest.mark.slow
+def test_a_run_reports_progress_spread_and_files(plane, tmp_path, monkeypatch, capsys):
+    """Progress lines, then a summary with requests and no errors, the instance and AZ spread from the
+    headers, the scale on every line and on the data plane, and the CSV and SVG written; gevent stays out."""
+    monkeypatch.setenv("WORKSHOP_ENDPOINT", plane["server"].endpoint)
+    out = tmp_path / "run"
+    code = cli.main(["traffic", plane["url"], "--users", "20", "--duration", "5", "--scale", "10", "--think", "20",
+                     "--out", str(out)])
+    printed = capsys.readouterr().out.splitlines()
+    assert code == 0, printed
+    progress = [line for line in printed if "req/s" in line]
+    assert progress and all("× 10 = 4,000 active users" in line for line in progress)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"] > 0 and summary["failures"] == 0 and summary["scale"] == 10
+    assert summary["instances"] == {"i-test": summary["requests"]} and summary["azs"] == {"us-east-1a": summary["requests"]}
+    assert any(name.startswith("GET /static/") for name in summary["by_name"]) and "GET /" in summary["by_name"]
+    assert plane["server"].dataplane.scale == 10
+    assert (out / "traffic.csv").read_text().startswith("elapsed_s,users,rps")
+    assert (out / "traffic.svg").read_text().startswith("<svg") and (out / "locust_stats_history.csv").exists()
+    assert not _alive(summary["locust_pid"])
+    assert "gevent" not in sys.modules and "locust" not in sys.modules
+
+
+@pytest.mark.slow
+def test_a_refusing_url_is_reported_as_errors_and_fails(plane, tmp_path):
+    """A course URL that refuses connections: Locust's failures are counted, the summary says so, exit 1."""
+    argv, env = _cli(plane, plane["dead"], "--users", "3", "--duration", "3", "--json", "--out", str(tmp_path / "d"))
+    started = time.monotonic()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["requests"] > 0 and summary["failures"] == summary["requests"]
+    assert "every request failed" in summary["verdict"] and "Connection" in summary["failures_top"][0]["error"]
+    assert time.monotonic() - started < 30
+
+
+def _started(proc) -> int:
+    """The Locust pid from the first line the CLI prints."""
+    line = proc.stdout.readline()
+    found = re.search(r"Locust \(pid (\d+)\)", line)
+    assert found, line + proc.stderr.read()
+    return int(found.group(1))
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
+def test_ctrl_c_or_a_dead_owner_takes_locust_with_it(plane, tmp_path, sig, code):
+    """Ctrl-C stops the run and its Locust at once; a runner killed outright takes Locust with it too."""
+    argv, env = _cli(plane, plane["url"], "--users", "5", "--duration", "120", "--out", str(tmp_path / "i"))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        locust_pid = _started(proc)
+        assert _alive(locust_pid)
+        proc.send_signal(sig)
+        assert proc.wait(10) == code
+        assert _gone_within(locust_pid, 3), f"Locust {locust_pid} still running"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_stop_from_another_thread_ends_the_run(plane, tmp_path, monkeypatch):
+    """`Run.stop()` (a notebook's stop button, a test) ends the run early; no Locust is left."""
+    from workshop.traffic.runner import Run
+
+    target = config.from_environment().replace(endpoint=plane["server"].endpoint)
+    run = Run(plane["url"], 5, 120, out=tmp_path / "s", target=target, interval=0.5).start()
+    threading.Timer(2.0, run.stop).start()
+    started = time.monotonic()
+    result = run.wait()
+    assert time.monotonic() - started < 10
+    assert result.summary["stopped_by"] == "stopped" and not result.ok
+    assert not _alive(run.locust.pid) and result.svg.exists()

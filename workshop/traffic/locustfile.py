@@ -1,0 +1,149 @@
+"""The Locust file of `workshop traffic`: one virtual user = one active user of the capacity model.
+
+Loaded only by the Locust process that `workshop.traffic.process` starts (Locust imports gevent
+and monkey-patches the whole process: never import this module in the kit's or a kernel's
+process). It imports nothing from the kit: the user's pace comes on the command line
+(`--wl-*`, from `behaviour.Behaviour.argv()`).
+
+A page view is `GET /` (the dynamic page, with the session cookie Locust's cookie jar keeps),
+then the page's static requests, then, on average `--wl-write-per-page` times, `POST /messages`
+(303 expected; the redirect is not followed). Between page views a user waits an
+exponentially distributed time with mean 60 / pages-per-min / think seconds.
+
+Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every second the counts
+go to `--wl-spread FILE` as JSON (written whole, then renamed into place), for the runner; when
+Locust quits, `final.json` beside it holds the whole run's figures (its CSV files lag up to 1 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from urllib.parse import urlencode
+
+import gevent
+from locust import FastHttpUser, events, stats, task
+
+STATIC_PATHS = ("/static/app.css", "/static/app.js", "/static/logo.svg")  # behaviour.STATIC_PATHS
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+NONE = "-"  # a response without the header (a refused connection, a server that does not send it)
+
+# Locust flushes its CSV files every 5 s; the runner reads the history live, so every second
+stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
+
+_spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}}
+_pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0}
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser):
+    parser.add_argument("--wl-pages-per-min", type=float, default=2.0, include_in_web_ui=False)
+    parser.add_argument("--wl-static-per-page", type=float, default=4.0, include_in_web_ui=False)
+    parser.add_argument("--wl-write-per-page", type=float, default=0.25, include_in_web_ui=False)
+    parser.add_argument("--wl-think", type=float, default=1.0, include_in_web_ui=False)
+    parser.add_argument("--wl-spread", default="", include_in_web_ui=False)
+    parser.add_argument("--wl-owner-pid", type=int, default=0, include_in_web_ui=False)
+
+
+def _count(n: float) -> int:
+    """A whole count whose mean is `n` (2.25 -> 2, or 3 one time in four)."""
+    whole = int(n)
+    return whole + (1 if random.random() < n - whole else 0)
+
+
+def _write_spread(path: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"t": time.time(), **_spread}, f)
+    os.replace(tmp, path)
+
+
+def _write_final(environment, spread_path: str) -> None:
+    """The whole run's figures, once every user has stopped: final.json beside the spread file."""
+    _write_spread(spread_path)
+    total = environment.stats.total
+    doc = {"requests": total.num_requests, "failures": total.num_failures, "rps": total.total_rps,
+           "avg_ms": total.avg_response_time, "max_ms": total.max_response_time,
+           **{f"p{int(q * 100)}_ms": total.get_response_time_percentile(q) if total.num_requests else 0
+              for q in (0.5, 0.95, 0.99)},
+           "by_name": {f"{e.method} {e.name}": e.num_requests for e in environment.stats.entries.values()},
+           "failures_top": [{"method": e.method, "name": e.name, "error": str(e.error), "occurrences": e.occurrences}
+                            for e in environment.stats.errors.values()],
+           **_spread}
+    path = os.path.join(os.path.dirname(spread_path), "final.json")
+    with open(f"{path}.tmp", "w") as f:
+        json.dump(doc, f)
+    os.replace(f"{path}.tmp", path)
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        raw = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2:].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _watch_owner(owner: int) -> None:
+    """SIGTERM ourselves (Locust stops cleanly) once the owner process is gone (Linux /proc; elsewhere
+    the runner's process group kill and the parent's end of the pipe do it)."""
+    if not os.path.isdir("/proc"):
+        return
+    started = _start_time(owner)
+    while started is not None and _start_time(owner) == started:
+        gevent.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@events.init.add_listener
+def _init(environment, **_):
+    options = environment.parsed_options
+    if options is None:
+        return
+    _pace.update(pages_per_min=options.wl_pages_per_min, static_per_page=options.wl_static_per_page,
+                 write_per_page=options.wl_write_per_page, think=options.wl_think)
+    if options.wl_spread:
+        def writer():
+            while True:
+                _write_spread(options.wl_spread)
+                gevent.sleep(1.0)
+
+        gevent.spawn(writer)
+        # after the users stopped (Locust's CSV files lag up to a second and miss the last requests)
+        events.quit.add_listener(lambda **_: _write_final(environment, options.wl_spread))
+    if options.wl_owner_pid:
+        gevent.spawn(_watch_owner, options.wl_owner_pid)
+
+
+class WebUser(FastHttpUser):
+    """An active user of the capacity model: page views with their static files, sometimes a write."""
+
+    connection_timeout = 5.0
+    network_timeout = 30.0
+
+    def wait_time(self):
+        mean = 60.0 / max(_pace["pages_per_min"], 1e-9) / _pace["think"]
+        return random.expovariate(1.0 / mean)
+
+    def _get(self, path: str, name: str | None = None):
+        self._note(self.client.get(path, name=name or path))
+
+    def _note(self, response) -> None:
+        headers = response.headers or {}
+        for key, header in (("instances", "X-Instance-Id"), ("azs", "X-Availability-Zone")):
+            value = headers.get(header) or NONE
+            _spread[key][value] = _spread[key].get(value, 0) + 1
+
+    @task
+    def page_view(self):
+        self._get("/")
+        for i in range(_count(_pace["static_per_page"])):
+            self._get(STATIC_PATHS[i % len(STATIC_PATHS)])
+        for _ in range(_count(_pace["write_per_page"])):
+            text = f"hello from a virtual user {random.randrange(10**6)}"
+            self._note(self.client.post("/messages", data=urlencode({"text": text}), headers=FORM,
+                                        allow_redirects=False))
