@@ -185,8 +185,18 @@ def plane():
 
     server = LocalAWS(extensions=False).start()
 
+    seen = {"with_session": 0, "writes": 0}
+
     async def handler(request):
-        return web.Response(text="ok", headers={"X-Instance-Id": "i-test", "X-Availability-Zone": "us-east-1a"})
+        response = web.Response(text="ok", headers={"X-Instance-Id": "i-test", "X-Availability-Zone": "us-east-1a"})
+        if request.cookies.get("sbs_session"):
+            seen["with_session"] += 1
+        elif request.path == "/":
+            response.set_cookie("sbs_session", "s-1")
+        if request.method == "POST" and request.path == "/messages" and (await request.post()).get("text"):
+            seen["writes"] += 1
+            raise web.HTTPSeeOther("/", headers=response.headers)
+        return response
 
     async def serve():
         app = web.Application()
@@ -202,7 +212,7 @@ def plane():
     dead = _closed_port()
     server.dataplane.publish(Endpoint("instance", "i-test", port))
     server.dataplane.publish(Endpoint("instance", "i-dead", dead))
-    yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}"}
+    yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}", "seen": seen}
     server.stop()
 
 
@@ -223,7 +233,8 @@ def _cli(plane, *argv) -> list[str]:
 @pytest.mark.slow
 def test_a_run_reports_progress_spread_and_files(plane, tmp_path, monkeypatch, capsys):
     """Progress lines, then a summary with requests and no errors, the instance and AZ spread from the
-    headers, the scale on every line and on the data plane, and the CSV and SVG written; gevent stays out."""
+    headers, the session cookie kept, writes posted, the scale on every line and on the data plane, and the CSV
+    and SVG written; gevent stays out."""
     monkeypatch.setenv("WORKSHOP_ENDPOINT", plane["server"].endpoint)
     out = tmp_path / "run"
     code = cli.main(["traffic", plane["url"], "--users", "20", "--duration", "5", "--scale", "10", "--think", "20",
@@ -237,6 +248,7 @@ def test_a_run_reports_progress_spread_and_files(plane, tmp_path, monkeypatch, c
     assert summary["instances"] == {"i-test": summary["requests"]} and summary["azs"] == {"us-east-1a": summary["requests"]}
     assert any(name.startswith("GET /static/") for name in summary["by_name"]) and "GET /" in summary["by_name"]
     assert plane["server"].dataplane.scale == 10
+    assert plane["seen"]["with_session"] > 0 and plane["seen"]["writes"] == summary["by_name"].get("POST /messages", 0) > 0
     assert (out / "traffic.csv").read_text().startswith("elapsed_s,users,rps")
     assert (out / "traffic.svg").read_text().startswith("<svg") and (out / "locust_stats_history.csv").exists()
     assert not _alive(summary["locust_pid"])
