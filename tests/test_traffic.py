@@ -269,10 +269,13 @@ def test_a_refusing_url_is_reported_as_errors_and_fails(plane, tmp_path):
 
 
 def _started(proc) -> int:
-    """The Locust pid from the first line the CLI prints."""
+    """The Locust pid from the first line the CLI prints, once a progress line shows Locust sending requests."""
     line = proc.stdout.readline()
     found = re.search(r"Locust \(pid (\d+)\)", line)
     assert found, line + proc.stderr.read()
+    while "req/s" not in line:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
     return int(found.group(1))
 
 
@@ -315,3 +318,16 @@ def test_stop_from_another_thread_ends_the_run(plane, tmp_path, monkeypatch):
     assert time.monotonic() - started < 10
     assert result.summary["stopped_by"] == "stopped" and not result.ok
     assert not _alive(run.locust.pid) and result.svg.exists()
+
+
+@pytest.mark.slow
+def test_an_interrupt_in_the_owner_stops_locust_while_the_owner_lives_on(plane, tmp_path):
+    """A kernel interrupt (SIGINT -> KeyboardInterrupt in `wait()`) stops Locust at once; the kernel goes on."""
+    from workshop.traffic.runner import Run
+
+    target = config.from_environment().replace(endpoint=plane["server"].endpoint)
+    run = Run(plane["url"], 5, 120, out=tmp_path / "k", target=target, interval=0.5).start()
+    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        run.wait()
+    assert _gone_within(run.locust.pid, 0.5), "Locust outlived the interrupt"
