@@ -71,13 +71,14 @@ def test_a_virtual_user_follows_the_model_assumptions():
 LISTING = [
     {"kind": "instance", "resource_id": "i-web1", "port": 4701, "protocol": "http", "url": "http://127.0.0.1:4701"},
     {"kind": "load-balancer", "resource_id": "arn:lb/1", "port": 4702, "protocol": "http",
-     "url": "http://127.0.0.1:4702"},
+     "url": "http://127.0.0.1:4702", "names": ["sbs-demo-alb-1.us-east-1.elb.amazonaws.com"]},
     {"kind": "db-instance", "resource_id": "sbs-db", "port": 4703, "protocol": "mysql", "url": "mysql://127.0.0.1:4703"},
 ]
 
 
 @pytest.mark.parametrize("url, why", [
     ("http://example.com", "this machine only"),
+    ("http://sbs-demo-alb-1.us-east-1.elb.amazonaws.com.evil.com", "this machine only"),
     ("http://10.0.0.5:4701", "this machine only"),
     ("http://127.0.0.1:4799", "not one of the course's URLs"),
     ("http://127.0.0.1:4703", "not one of the course's URLs"),  # the DB's port speaks MySQL
@@ -95,11 +96,16 @@ def test_local_target_refuses_what_is_not_the_course_s(url, why):
         assert "db-instance" not in str(caught.value)
 
 
-@pytest.mark.parametrize("url, kind", [("http://127.0.0.1:4701", "instance"), ("http://localhost:4702/", "load-balancer")])
-def test_local_target_accepts_its_http_endpoints(url, kind):
-    """A loopback URL on a port the data plane serves HTTP on is accepted, as that endpoint."""
+@pytest.mark.parametrize("url, kind, sent_to", [
+    ("http://127.0.0.1:4701", "instance", "http://127.0.0.1:4701"),
+    ("http://localhost:4702/", "load-balancer", "http://localhost:4702"),
+    ("http://SBS-demo-alb-1.us-east-1.elb.amazonaws.com", "load-balancer", "http://127.0.0.1:4702"),
+])
+def test_local_target_accepts_its_http_endpoints(url, kind, sent_to):
+    """A loopback URL on a port the data plane serves HTTP on, or such an endpoint's AWS DNS name, is
+    accepted as that endpoint (the DNS name stands for its loopback URL)."""
     got = allow.check_local(url, LISTING, "http://127.0.0.1:4599")
-    assert got.kind == kind and got.url == url.rstrip("/")
+    assert (got.kind, got.url) == (kind, sent_to)
 
 
 def test_aws_target_takes_only_the_run_s_load_balancer_or_distribution():
@@ -331,3 +337,36 @@ def test_an_interrupt_in_the_owner_stops_locust_while_the_owner_lives_on(plane, 
     with pytest.raises(KeyboardInterrupt):
         run.wait()
     assert _gone_within(run.locust.pid, 0.5), "Locust outlived the interrupt"
+
+
+def test_in_a_notebook_the_live_chart_is_replaced_by_a_static_one(monkeypatch):
+    """The live widgets are shown while it runs; at the end the display becomes the summary and an SVG,
+    which a saved notebook (or papermill's, with no widget frontend) keeps."""
+    from types import SimpleNamespace
+
+    import IPython.display
+
+    from workshop.traffic.live import Notebook
+    from workshop.traffic.runner import Result
+
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj)
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj) or Handle())
+    row = {"elapsed_s": 2.0, "users": 5, "rps": 10.0, "p95_ms": 3.0, "error_pct": 0.0}
+    run = SimpleNamespace(locust=SimpleNamespace(pid=1), allowed=SimpleNamespace(url="http://127.0.0.1:1"),
+                          rows=[row], scale_line="× 1")
+    presenter = Notebook()
+    presenter.started(run)
+    presenter.interval(run, row, "2 s users 5 line")
+    assert "2 s users 5 line" in presenter.label.value and "<polyline" in presenter.chart.value
+    summary = {"title": "t", "users": 5, "duration_s": 2, "url": "u", "kind": "instance", "resource_id": "i-1",
+               "talk_scale": "× 1", "requests": 20, "rps": 10.0, "failures": 0, "error_pct": 0, "p50_ms": 1,
+               "p95_ms": 3, "p99_ms": 4, "max_ms": 5, "instances": {"i-1": 20}, "azs": {}, "failures_top": [],
+               "verdict": "all requests answered"}
+    presenter.finished(run, Result(summary, [row], {}, {}))
+    assert len(shown) == 1 and len(updates) == 1
+    assert "<svg" in updates[0].data and "i-1 20" in updates[0].data

@@ -5,7 +5,8 @@ course serves:
 
 - local target: a loopback URL whose port is one the local AWS's data plane answers HTTP on
   (an instance, load balancer, distribution, record or the edge: `GET /_workshop/endpoints`,
-  listed by `workshop status`);
+  listed by `workshop status`), or one of those endpoints' AWS DNS names (a load balancer's,
+  a distribution's), which stands for its loopback URL, so the same command works on both targets;
 - aws target: the DNS name of one of the run's load balancers or CloudFront distributions,
   found by the course's tags (`inventory.course_resources`, the reader behind `workshop status`).
 
@@ -50,12 +51,16 @@ def local_http_endpoints(listing: list[dict]) -> list[dict]:
 
 
 def check_local(url: str, listing: list[dict], endpoint: str) -> Allowed:
-    """`url` if it is loopback on a port the local AWS at `endpoint` serves HTTP on; else BadInput."""
+    """`url` if it is loopback on a port the local AWS at `endpoint` serves HTTP on (or names such an
+    endpoint by its AWS DNS name); else BadInput."""
     scheme, host, port = _root(url)
     served = local_http_endpoints(listing)
     accepted = ", ".join(f"{e['url']} ({e['kind']} {e['resource_id']})" for e in served) or \
         "none yet: run a stage that starts a web server first"
     where = f"the local AWS at {endpoint} serves HTTP on: {accepted} (see 'workshop status')"
+    named = next((e for e in served if host in (n.lower().rstrip(".") for n in e.get("names") or ())), None)
+    if named is not None:  # an AWS DNS name (a load balancer's, a distribution's): its loopback stand-in
+        return Allowed(named["url"], named["kind"], named["resource_id"], f"{endpoint}/_workshop/endpoints")
     if not config.is_loopback_url(url):
         raise BadInput(f"refused {url!r}: on the local target traffic goes to this machine only; {where}")
     port = port or (443 if scheme == "https" else 80)

@@ -148,7 +148,7 @@ class Run:
         before = len(self.rows)
         for row in reader.read():
             if self._startup_s is None and int(float(row.get("User Count") or 0)) > 0:
-                self._startup_s = time.monotonic() - self.locust.started
+                self._startup_s = max(0.0, float(row["Timestamp"]) - self._wall_start)  # ±1 s: Locust's resolution
             item = stats.interval(previous, row, self._wall_start, spread)
             previous = row
             if item.requests == 0 and item.users == 0 and not self.rows:
