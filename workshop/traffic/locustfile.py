@@ -89,13 +89,17 @@ def _start_time(pid: int) -> str | None:
 
 
 def _watch_owner(owner: int) -> None:
-    """SIGTERM ourselves (Locust stops cleanly) once the owner process is gone (Linux /proc; elsewhere
-    the runner's process group kill and the parent's end of the pipe do it)."""
-    if not os.path.isdir("/proc"):
-        return
-    started = _start_time(owner)
-    while started is not None and _start_time(owner) == started:
-        gevent.sleep(0.5)
+    """SIGTERM ourselves (Locust stops cleanly) once the owner process is gone: when it is our parent,
+    by being re-parented (any POSIX system); otherwise by its /proc start time changing (Linux)."""
+    if os.getppid() == owner:
+        while os.getppid() == owner:
+            gevent.sleep(0.5)
+    elif os.path.isdir("/proc"):
+        started = _start_time(owner)
+        while started is not None and _start_time(owner) == started:
+            gevent.sleep(0.5)
+    else:
+        return  # the run still ends at its duration (Locust's -t)
     os.kill(os.getpid(), signal.SIGTERM)
 
 

@@ -7,8 +7,9 @@ process (`python -m workshop.traffic._launch`), never imported here. The child:
 - leads its own process group (`start_new_session`): `stop()` signals the whole group, so
   nothing Locust starts outlives it, and a terminal's Ctrl-C reaches only the runner, which
   then stops the group at once (SIGTERM, SIGKILL after `grace` s);
-- dies with its owner: PR_SET_PDEATHSIG when the owner is the caller's main thread (Linux),
-  and the locustfile polls the owner's PID every 0.5 s (any owner, any thread);
+- dies with its owner: PR_SET_PDEATHSIG when the owner is the caller's main thread (Linux, at
+  once, even after SIGKILL), and the locustfile checks every 0.5 s that its parent is still the
+  owner (any POSIX system, any thread); in any case Locust's own `-t` ends it at its duration;
 - is told everything on its command line: no LOCUST_* variable of the learner's applies, and
   it runs in the run's folder with HOME there, so no locust.conf or ~/.locust.conf does either.
 """
