@@ -1,4 +1,4 @@
-"""The local AWS servers and Lambda workers of this checkout that are running now (a test helper)."""
+"""The local AWS servers, Lambda workers and Locust processes of this checkout running now (a test helper)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 
 def kit_processes() -> dict[int, str]:
-    """Every local AWS server and Lambda worker of this checkout: {pid: command line}. Another copy
+    """Every local AWS server, Lambda worker and `workshop traffic` Locust of this checkout: {pid: command line}. Another copy
     of the kit on the machine (its own clone, its own venv) is not ours to judge."""
     from workshop import config
 
@@ -21,6 +21,10 @@ def kit_processes() -> dict[int, str]:
         except OSError:
             continue
         line = " ".join(a.decode(errors="replace") for a in argv if a)
+        if "-m workshop.traffic._launch" in line:  # `workshop traffic`'s Locust runs in the run's folder
+            if f"{root}/workshop/traffic/locustfile.py" in line:
+                found[int(entry.name)] = line
+            continue
         if "-m workshop.localaws" not in line and "lambda_worker." not in line:  # .py and .js
             continue
         try:

@@ -22,6 +22,8 @@ from workshop.teardown.kind import Resource
 from workshop.traffic import allow, behaviour, chart, options, stats
 from workshop.traffic.live import Console, Silent, for_live
 
+from kit_processes import kit_processes
+
 # --- what may be asked ---------------------------------------------------------------------------
 
 
@@ -318,6 +320,10 @@ def test_stop_from_another_thread_ends_the_run(plane, tmp_path, monkeypatch):
 
     target = config.from_environment().replace(endpoint=plane["server"].endpoint)
     run = Run(plane["url"], 5, 120, out=tmp_path / "s", target=target, interval=0.5).start()
+    deadline = time.monotonic() + 5  # (until it has exec'd, its command line is still ours)
+    while run.locust.pid not in kit_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.locust.pid in kit_processes()  # the suite's last check would name it if it were left
     threading.Timer(2.0, run.stop).start()
     started = time.monotonic()
     result = run.wait()
