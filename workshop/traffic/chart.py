@@ -6,9 +6,8 @@ peak written at the right. `svg(rows, title)` takes `stats.Interval.as_dict()` r
 
 from __future__ import annotations
 
+import math
 from html import escape
-
-from ..stages.dayplot import _nice
 
 W, PANEL_H, GAP, LEFT, RIGHT, TOP, BOTTOM = 720, 70, 14, 70, 90, 28, 34
 
@@ -18,6 +17,14 @@ PANELS = (  # key, label, colour, unit
     ("p95_ms", "p95", "#1565c0", " ms"),
     ("error_pct", "errors", "#c62828", " %"),
 )
+
+
+def _nice(value: float) -> float:
+    """A round number (1, 2, 2.5 or 5 times a power of ten) at or above `value`, for an axis top or step."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    return next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= value * (1 - 1e-12))
 
 
 def svg(rows: list[dict], title: str = "workshop traffic") -> str:
