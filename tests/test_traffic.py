@@ -364,7 +364,7 @@ def test_in_a_notebook_the_live_chart_is_replaced_by_a_static_one(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj) or Handle())
     row = {"elapsed_s": 2.0, "users": 5, "rps": 10.0, "p95_ms": 3.0, "error_pct": 0.0}
     run = SimpleNamespace(locust=SimpleNamespace(pid=1), allowed=SimpleNamespace(url="http://127.0.0.1:1"),
-                          rows=[row], scale_line="× 1")
+                          rows=[row], scale_line="× 1", options=options.check(5))
     presenter = Notebook()
     presenter.started(run)
     presenter.interval(run, row, "2 s users 5 line")

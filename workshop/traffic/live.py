@@ -69,7 +69,9 @@ class Notebook(Silent):
         from html import escape
 
         self.label.value = f"<code>{escape(line)}</code>"
-        self.chart.value = chart.svg(run.rows, "live: " + run.scale_line)
+        o = run.options
+        self.chart.value = chart.svg(run.rows, f"live: {o.users} users → {run.allowed.url} × {o.scale:,} = "
+                                               f"{o.talk_active_users:,.0f} active users at the talk's scale")
 
     def finished(self, run, result) -> None:
         if self.handle is None:

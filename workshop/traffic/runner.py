@@ -184,7 +184,8 @@ class Run:
             "stopped_by": self._stopped_by, "locust_exit_code": code, "locust_pid": self.locust.pid,
             "locust_startup_s": None if self._startup_s is None else round(self._startup_s, 2),
             "behaviour": self.behaviour.as_dict(), "folder": str(self.folder),
-            "title": f"{o.users} users on {self.allowed.url} ({self.allowed.kind}) {self.scale_line}",
+            "title": f"{o.users} users → {self.allowed.url} ({self.allowed.kind}) × {o.scale:,} = "
+                     f"{o.talk_active_users:,.0f} active users at the talk's scale",
         }
         summary["verdict"] = verdict(summary)
         result = Result(summary, list(self.rows), spread, {})
