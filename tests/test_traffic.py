@@ -185,7 +185,8 @@ def _closed_port() -> int:
 @pytest.fixture(scope="module")
 def plane():
     """A local AWS without extensions whose data plane publishes a bare aiohttp server as instance i-test
-    (AZ us-east-1a in its headers) and a port that refuses connections as instance i-dead."""
+    (AZ us-east-1a in its headers), a load balancer answering as i-a and i-b in turn (one AZ each), and a
+    port that refuses connections as instance i-dead."""
     from aiohttp import web
 
     from workshop.localaws.dataplane import Endpoint
@@ -206,9 +207,17 @@ def plane():
             raise web.HTTPSeeOther("/", headers=response.headers)
         return response
 
-    async def serve():
+    turn = {"n": 0, "b_down": False}
+
+    async def balancer(request):  # two instances in two AZs, in turn; i-b can go down
+        turn["n"] += 1
+        b = turn["n"] % 2 and not turn["b_down"]
+        return web.Response(text="ok", headers={"X-Instance-Id": "i-b" if b else "i-a",
+                                                "X-Availability-Zone": "us-east-1b" if b else "us-east-1a"})
+
+    async def serve(handle=None):
         app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
+        app.router.add_route("*", "/{tail:.*}", handle or handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -217,10 +226,13 @@ def plane():
         return site._server.sockets[0].getsockname()[1]
 
     port = server.dataplane.run(serve())
+    lb = server.dataplane.run(serve(balancer))
+    server.dataplane.publish(Endpoint("load-balancer", "arn:lb/test", lb, names=("sbs-test-alb.elb.amazonaws.com",)))
     dead = _closed_port()
     server.dataplane.publish(Endpoint("instance", "i-test", port))
     server.dataplane.publish(Endpoint("instance", "i-dead", dead))
-    yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}", "seen": seen}
+    yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}", "seen": seen,
+           "turn": turn}
     server.stop()
 
 
@@ -376,3 +388,24 @@ def test_in_a_notebook_the_live_chart_is_replaced_by_a_static_one(monkeypatch):
     presenter.finished(run, Result(summary, [row], {}, {}))
     assert len(shown) == 1 and len(updates) == 1
     assert "<svg" in updates[0].data and "i-1 20" in updates[0].data
+
+
+@pytest.mark.slow
+def test_each_line_shows_which_instances_answered_since_the_last(plane, tmp_path):
+    """Through a load balancer named by its AWS DNS name, both instances and AZs answer; once one goes
+    down, the following lines count one instance, while the summary keeps both."""
+    from workshop.traffic.runner import Run
+
+    plane["turn"]["b_down"] = False
+    target = config.from_environment().replace(endpoint=plane["server"].endpoint)
+    run = Run("http://sbs-test-alb.elb.amazonaws.com", 10, 6, think=50, out=tmp_path / "lb", target=target,
+              interval=1.0).start()
+    timer = threading.Timer(3.0, plane["turn"].update, kwargs={"b_down": True})
+    timer.start()
+    result = run.wait()
+    timer.join()
+    assert result.summary["kind"] == "load-balancer" and set(result.summary["azs"]) == {"us-east-1a", "us-east-1b"}
+    counts = [row["instances"] for row in result.rows if row["requests"]]
+    assert 2 in counts[:2], result.rows
+    assert counts[-1] == 1 and "i-b" not in result.rows[-1]["by_instance"], result.rows
+    assert "by_instance" in (tmp_path / "lb" / "traffic.csv").read_text().splitlines()[0]

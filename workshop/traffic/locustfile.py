@@ -10,7 +10,7 @@ then the page's static requests, then, on average `--wl-write-per-page` times, `
 (303 expected; the redirect is not followed). Between page views a user waits an
 exponentially distributed time with mean 60 / pages-per-min / think seconds.
 
-Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every second the counts
+Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every half second the counts
 go to `--wl-spread FILE` as JSON (written whole, then renamed into place), for the runner; when
 Locust quits, `final.json` beside it holds the whole run's figures (its CSV files lag up to 1 s).
 """
@@ -114,7 +114,7 @@ def _init(environment, **_):
         def writer():
             while True:
                 _write_spread(options.wl_spread)
-                gevent.sleep(1.0)
+                gevent.sleep(0.5)
 
         gevent.spawn(writer)
         # after the users stopped (Locust's CSV files lag up to a second and miss the last requests)

@@ -99,6 +99,7 @@ class Run:
         self._stop = threading.Event()
         self._stopped_by = "duration"
         self._startup_s: float | None = None
+        self._spread: dict = {}
 
     # --- control ----------------------------------------------------------------------------
     def start(self) -> Run:
@@ -144,17 +145,22 @@ class Run:
         return self._finish(code, files)
 
     def _read(self, reader: stats.HistoryReader, previous: dict | None, files: dict) -> dict | None:
-        spread = stats.read_spread(files["spread"])
-        before = len(self.rows)
+        now = stats.read_spread(files["spread"])
+        spread, self._spread = stats.spread_change(self._spread, now), now
+        new = []
         for row in reader.read():
             if self._startup_s is None and int(float(row.get("User Count") or 0)) > 0:
                 self._startup_s = max(0.0, float(row["Timestamp"]) - self._wall_start)  # ±1 s: Locust's resolution
-            item = stats.interval(previous, row, self._wall_start, spread)
+            item = stats.interval(previous, row, self._wall_start, {})
             previous = row
-            if item.requests == 0 and item.users == 0 and not self.rows:
+            if item.requests == 0 and item.users == 0 and not self.rows and not new:
                 continue  # Locust is up but has not started users yet
-            self.rows.append(item.as_dict())
-        if len(self.rows) > before:
+            new.append(item)
+        if new:  # who answered since the last read goes with its last row, the one shown
+            last = stats.interval(reader.rows[-2] if len(reader.rows) > 1 else None, reader.rows[-1],
+                                  self._wall_start, spread)
+            new[-1] = last
+            self.rows.extend(item.as_dict() for item in new)
             self.presenter.interval(self, self.rows[-1], progress_line(self.rows[-1], self.scale_line))
         return previous
 

@@ -12,7 +12,9 @@ are exactly those saved. Per interval the runner takes from the `Aggregated` row
 - users: Locust's user count at that second;
 - requests/s and errors: from the change in the total request and failure counts since the
   previous row read (Locust's own `Requests/s` column is a 10-s average lagging 2 s);
-- p50/p95/p99 ms: Locust's *current* percentiles (over its last ~10 s window).
+- p50/p95/p99 ms: Locust's *current* percentiles (over its last ~10 s window);
+- instances and AZs: those that answered since the previous read (an instance that stops
+  answering drops out of the next line), with responses per instance.
 
 The final summary comes from the locustfile's `final.json`, written once every user has stopped
 (Locust's `*_stats.csv` and `*_failures.csv` lag up to a second; they are the fallback when
@@ -81,8 +83,9 @@ class Interval:
     failures: int  # in this interval
     total_requests: int
     total_failures: int
-    instances: int  # distinct instances seen so far
-    azs: int  # distinct AZs seen so far
+    instances: int  # distinct instances that answered since the previous read
+    azs: int  # distinct AZs that answered since the previous read
+    by_instance: str = ""  # "i-a:120 i-b:118": responses per instance since the previous read
 
     @property
     def error_pct(self) -> float:
@@ -93,11 +96,12 @@ class Interval:
                 "p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "p99_ms": self.p99_ms, "requests": self.requests,
                 "failures": self.failures, "error_pct": round(self.error_pct, 2),
                 "total_requests": self.total_requests, "total_failures": self.total_failures,
-                "instances": self.instances, "azs": self.azs}
+                "instances": self.instances, "azs": self.azs, "by_instance": self.by_instance}
 
 
 def interval(previous: dict | None, row: dict, started_at: float, spread: dict) -> Interval:
-    """An Interval from two Aggregated history rows (`previous` None: since the start)."""
+    """An Interval from two Aggregated history rows (`previous` None: since the start) and the
+    responses by instance and AZ over the same stretch (`spread_change`)."""
     total, failed = int(_float(row.get("Total Request Count"))), int(_float(row.get("Total Failure Count")))
     t = _float(row.get("Timestamp"))
     if previous is None:
@@ -110,7 +114,14 @@ def interval(previous: dict | None, row: dict, started_at: float, spread: dict) 
         elapsed_s=max(0.0, t - started_at), users=int(_float(row.get("User Count"))), rps=(total - before) / span,
         p50_ms=_float(row.get("50%")), p95_ms=_float(row.get("95%")), p99_ms=_float(row.get("99%")),
         requests=total - before, failures=failed - before_failed, total_requests=total, total_failures=failed,
-        instances=len(seen(spread.get("instances"))), azs=len(seen(spread.get("azs"))))
+        instances=len(seen(spread.get("instances"))), azs=len(seen(spread.get("azs"))),
+        by_instance=" ".join(f"{k}:{v}" for k, v in sorted(seen(spread.get("instances")).items())))
+
+
+def spread_change(before: dict, now: dict) -> dict:
+    """Responses by instance and by AZ between two reads of the spread file (only those that answered)."""
+    return {key: {k: v - (before.get(key) or {}).get(k, 0) for k, v in (now.get(key) or {}).items()
+                  if v > (before.get(key) or {}).get(k, 0)} for key in ("instances", "azs")}
 
 
 def seen(counts: dict | None) -> dict:
