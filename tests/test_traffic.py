@@ -51,6 +51,13 @@ def test_every_bad_value_is_named_at_once_and_good_ones_pass():
     assert o.talk_active_users == 50 * 2 * 10
 
 
+def test_the_scale_range_is_the_data_plane_s():
+    """`--scale` accepts exactly what the local AWS's data plane accepts."""
+    from workshop.localaws.dataplane import MAX_SCALE
+
+    assert options.MAX_SCALE == MAX_SCALE
+
+
 def test_a_virtual_user_follows_the_model_assumptions():
     """Page views, static requests per page and writes per page are derived from the assumptions, not copied."""
     a = assumptions.defaults()
