@@ -209,7 +209,7 @@ def _pipeline(ctx) -> CheckResult:
 
 # --- the exercise: the case studies as sustained rates ---------------------------------------------
 
-#: the talk's case studies (storyline.md, "Case studies quoted") that exercise 10.1 names: (who, count, period)
+#: the talk's case studies (docs/talk.md, "Case studies") that exercise 10.1 names: (who, count, period)
 RATE_CASES = (
     ("Supercell", 45e9, "day"),  # 45 billion real-time events every day
     ("AdRoll", 60e9, "day"),  # 60 billion ad events daily
@@ -281,7 +281,7 @@ STAGE = register(Stage(
     number=10,
     slug="ten_million_users",
     title="Ten million users",
-    slides="21-33",
+    slides="21-27, 30-34",
     users="10+ million users",
     goal="Put it all together: the whole design, what it serves, and what the case studies' rates would need.",
     architecture=ARCHITECTURE,
