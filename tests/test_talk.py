@@ -57,9 +57,10 @@ def _numbers(spec: str) -> set[int]:
 
 def test_stages_declare_the_slides_they_teach():
     """Each stage's `slides` are exactly the slides the talk registry places in its notebook."""
-    for stage in stages.all_stages():
+    talk_slides = {s.number for s in talk.SLIDES}
+    for stage in stages.all_stages():  # a stage of the talk's slides only (CONTRIBUTING's example is slide 42)
         placed = {s.number for s in talk.SLIDES if s.stage == stage.number}
-        assert _numbers(stage.slides) == placed, (stage.number, stage.slides, sorted(placed))
+        assert _numbers(stage.slides) & talk_slides == placed, (stage.number, stage.slides, sorted(placed))
 
 
 def test_readme_course_table_names_each_stages_slides():
@@ -69,8 +70,10 @@ def test_readme_course_table_names_each_stages_slides():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 4 and cells[0].startswith("`") and cells[0][1:3].isdigit():
             rows[int(cells[0][1:3])] = cells[2]
+    talk_slides = {s.number for s in talk.SLIDES}
     for stage in stages.all_stages():
-        assert _numbers(rows.get(stage.number, "")) == _numbers(stage.slides), (stage.number, rows.get(stage.number))
+        declared = _numbers(stage.slides) & talk_slides
+        assert _numbers(rows.get(stage.number, "")) == declared, (stage.number, rows.get(stage.number))
 
 
 def _repo_text_files():
