@@ -11,7 +11,8 @@ meets the target by its SLAs does so because it spans two or more AZs; it keeps 
 promise only if what is left after losing one AZ carries the users (static stability: AWS
 Well-Architected Framework, Reliability Pillar, REL11-BP05 "Use static stability to prevent
 bimodal behavior", `STATIC_STABILITY`), so its figure at the target is its peak with the worst
-AZ lost. A design below the target spends the month's outage budget faster: one instance's
+AZ lost (an Auto Scaling group relaunching in the AZ left, up to its max: a looser reading than
+REL11-BP05's, which counts only what already runs). A design below the target spends the month's outage budget faster: one instance's
 99.5% allows five times the 43 minutes the target does, so it is credited the share of its peak
 that the same outage budget in user-minutes covers (`served_at_target`).
 
