@@ -15,8 +15,8 @@ from workshop.topology import Cache, Database, Instance, Topology
 
 import capacity_slides as slides
 
-# The talk's claims (storyline.md, "Figures to reproduce"): (low, high) for max users. The stages
-# declare them (Stage.band); this table is the storyline's, to check the declarations against.
+# The talk's claims (docs/talk.md, the stages table): (low, high) for max users. The stages
+# declare them (Stage.band); this table is the talk's, to check the declarations against.
 TALK = {
     1: (200, 9_999),  # "a few hundred to a few thousand"
     2: (1_000, math.inf),  # no count (slide 4): at least slide 3's "a few thousand"; the largest box is the ceiling

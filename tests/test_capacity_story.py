@@ -131,3 +131,44 @@ def test_write_docs_without_table_is_refused(capsys):
     assert cli.main(["capacity", "--write-docs"]) == 2
     assert "--write-docs goes with --table" in capsys.readouterr().err
 
+
+
+def test_served_at_target_keeps_an_az_or_shares_the_outage_budget():
+    """A design meeting 99.9% counts what it keeps with an AZ lost; one instance (99.5%) gets a fifth of its peak."""
+    one = limits.Availability(0.995, ("ec2-instance",))
+    two = limits.Availability(0.9999 * 0.9995, ("ec2-multi-az", "rds-multi-az"))
+    assert limits.served_at_target(100_000, None, one)[0] == pytest.approx(20_000, rel=1e-6)
+    assert limits.served_at_target(100_000, 40_000, two) == (40_000, "what it keeps with an AZ lost")
+    assert limits.served_at_target(100_000, None, None) == (100_000, "its peak")
+
+
+def test_scaling_out_overtakes_the_biggest_box(course_lines):
+    """Stage 2's c4.8xlarge has the bigger peak, but at the availability target stage 5's two AZs serve more."""
+    by_stage = {line.stage: line for line in course_lines}
+    assert by_stage[2].peak > by_stage[5].peak
+    assert by_stage[2].users < by_stage[5].users
+    assert "outage budget" in by_stage[2].sentence and "at its peak" in by_stage[2].sentence
+    assert "two single points of failure in series" in by_stage[3].sentence
+
+
+def test_stages_6_7_8_differ_for_the_talks_reasons(course_lines):
+    """6: the fixed fleet with an AZ lost; 7: Auto Scaling relaunches it, the primary's writes stop it; 8: slide 20's
+    bigger primary and one replica per AZ move the limit back to the web tier, above 500,000."""
+    from workshop.stages import s08_users_500k as s08
+
+    by_stage = {line.stage: line for line in course_lines}
+    six, seven, eight = by_stage[6], by_stage[7], by_stage[8]
+    assert six.users < seven.users < eight.users
+    assert "limited by the web tier (4 × m4.large) with an AZ lost" in six.sentence
+    assert "limited by the database primary, writes (1 × db.m5.large)" in seven.sentence
+    assert f"primary 1 × db.m5.large -> 1 × {s08.PRIMARY_CLASS}" in eight.sentence
+    assert "replicas 4 × db.m5.large -> 2 × db.m5.large" in eight.sentence and s08.BILLED_REPLICAS == 2
+    assert eight.band.holds(eight.users) and eight.users > 500_000
+
+
+def test_stage_7_peak_claim_agrees_with_the_model(course_lines):
+    """Stage 7's simulated peak is past what the model gives the design, and the notebook's constant says why."""
+    from workshop.stages import s07_auto_scaling as s07
+
+    seven = next(line for line in course_lines if line.stage == 7)
+    assert s07.PEAK_USERS > seven.peak and capacity.about(seven.peak) == "560,000"

@@ -250,3 +250,37 @@ def test_s99_replica_order_answer_is_c_and_the_others_are_explained(wrong, words
     assert words in _problem("s99-replica-order", wrong)
     hint = exercises.get("s99-replica-order").hint + exercises.get("s99-replica-order").more
     assert "promot" not in hint.replace("promote_read_replica", "") and "standalone" not in hint
+
+
+_BEHAVIOUR = {"PathPattern": "/static/*", "TargetOriginId": "static-s3", "ViewerProtocolPolicy": "redirect-to-https",
+              "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"PathPattern": "/*"}, "expected PathPattern '/static/*'"),
+    ({"TargetOriginId": "dynamic-alb"}, "the bucket's origin"),
+    ({"ViewerProtocolPolicy": "allow-all"}, "redirect-to-https"),
+    ({"CachePolicyId": ""}, "CACHING_OPTIMIZED"),
+])
+def test_s06_behaviour_right_one_passes_and_each_slip_is_named(change, words):
+    """Exercise 6.1: the static behaviour passes; a wrong pattern, origin, protocol or missing cache policy is named."""
+    assert _problem("s06-static-behaviour", _BEHAVIOUR) is None
+    assert words in _problem("s06-static-behaviour", {**_BEHAVIOUR, **change})
+    assert "found list" in _problem("s06-static-behaviour", [_BEHAVIOUR])
+
+
+_TRACKING = {"TargetValue": 50.0, "CustomizedMetricSpecification": {
+    "Namespace": "ScaleBabyScale/Simulated", "MetricName": "CPUUtilization", "Statistic": "Average"}}
+
+
+@pytest.mark.parametrize("value, words", [
+    ({**_TRACKING, "TargetValue": 150}, "a CPU percentage"),
+    ({**_TRACKING, "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}},
+     "the simulated metric"),
+    ({"TargetValue": 50.0, "CustomizedMetricSpecification": {**_TRACKING["CustomizedMetricSpecification"],
+                                                             "Statistic": "Maximum"}}, "'Statistic': 'Maximum'"),
+])
+def test_s07_tracking_right_one_passes_and_each_slip_is_named(value, words):
+    """Exercise 7.1: the simulated metric's average at 50% passes; a wrong target, metric or statistic is named."""
+    assert _problem("s07-target-tracking", _TRACKING) is None
+    assert words in _problem("s07-target-tracking", value)

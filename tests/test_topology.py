@@ -168,3 +168,13 @@ def test_dns_edges_follow_the_records():
     kinds = {n.id: n.kind for n in live.nodes}
     from_dns = {kinds[e.dst] for e in live.edges if e.src == "route53"}
     assert from_dns == {"alb"}
+
+
+def test_live_cloudfront_wires_only_its_origin_buckets():
+    """A distribution draws an edge to the bucket it serves, not to a bucket it does not front (stage 10's events)."""
+    from workshop.topology import Distribution, Topology, live_architecture
+
+    topo = Topology(distributions=[Distribution("d", "d1.cloudfront.net", ["static.s3.amazonaws.com"])],
+                    buckets=["static", "events"])
+    edges = {(e.src, e.dst) for e in live_architecture(topo).edges}
+    assert ("cloudfront-0", "s3-0") in edges and ("cloudfront-0", "s3-1") not in edges

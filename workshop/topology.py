@@ -477,6 +477,14 @@ def _points_at(records: list[str], value: str, front: str | None, dns: str | Non
     return (value or "").rstrip(".").lower() in records
 
 
+def _serves_bucket(distribution, bucket: str) -> bool:
+    """True when one of the distribution's origins is the S3 bucket `bucket` (or its origins are unknown)."""
+    origins = [o.lower() for o in getattr(distribution, "origins", None) or []]
+    if not origins:
+        return True
+    return any(o.split("/")[0].startswith(f"{bucket.lower()}.s3") for o in origins)
+
+
 def live_architecture(topology: Topology, name: str = "Live architecture") -> Architecture:
     """The architecture that exists, grouped by AZ and tier, comparable with a stage's target."""
     nodes: list[Node] = []
@@ -517,8 +525,9 @@ def live_architecture(topology: Topology, name: str = "Live architecture") -> Ar
             edges.append(Edge(cdn, lb_ids[lb.arn], "dynamic"))
     for n, bucket in enumerate(topology.buckets):
         add(Node(f"s3-{n}", "s3", bucket))
-        for cdn in cdn_ids:
-            edges.append(Edge(cdn, f"s3-{n}", "static"))
+        for cdn, d in zip(cdn_ids, topology.distributions):
+            if _serves_bucket(d, bucket):  # not every bucket is an origin (stage 10's events bucket is Firehose's)
+                edges.append(Edge(cdn, f"s3-{n}", "static"))
     by_instance = {}
     for n, ip in enumerate(topology.elastic_ips):
         eip = add(Node(f"eip-{n}", "eip", f"Elastic IP\n{ip.public_ip}"))

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 EVENTS = 100
 BUCKET = "sbs-talk-2016-events"
 
-# writeToDynamoDB: a reconstruction from the talk's slides 28-29 (../shared/talk/storyline.md); the original
+# writeToDynamoDB: a reconstruction from the talk's slides 28-29 (docs/talk.md); the original
 # source is not available here. The passthrough mapping template makes the event the posted JSON body.
 WRITE_TO_DYNAMODB = '''import boto3
 
@@ -33,7 +33,7 @@ def handler(event, context):
     return {'status': 'OK'}
 '''
 
-# DynamoDBToFirehose: a reconstruction from the talk's slides 28-29 (../shared/talk/storyline.md); the
+# DynamoDBToFirehose: a reconstruction from the talk's slides 28-29 (docs/talk.md); the
 # original source is not available here. Each INSERTed item's NewImage goes to Firehose, one line each.
 DYNAMODB_TO_FIREHOSE = '''import json
 

@@ -25,8 +25,17 @@ def live(ws_or_topology):
 
 
 def summary_line(ws_or_topology, assumptions=None) -> str:
-    """'this architecture serves up to ~X users; the bottleneck is Y; its SLA availability' for a topology or a run."""
-    return describe(evaluate(live(ws_or_topology), 0, assumptions))
+    """'this architecture serves up to ~X users; the bottleneck is Y; its SLA availability; ~Z users at the kit's
+    availability target (how)' for a topology or a run (`limits.served_at_target`, as docs/capacity.md's table)."""
+    topo = live(ws_or_topology)
+    result = evaluate(topo, 0, assumptions)
+    line = describe(result)
+    if result.availability is None:
+        return line
+    multi = "ec2-multi-az" in result.availability.parts
+    down = max_users(topo, assumptions, az_down=True) if multi else None
+    users, how = limits.served_at_target(result.max_users, down, result.availability)
+    return line + f"; at that target, ~{about(users)} users ({how})"
 
 
 __all__ = ["NOTHING_YET", "Plan", "Result", "Tier", "about", "describe", "evaluate", "limits", "live", "max_users",

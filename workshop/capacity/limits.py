@@ -6,6 +6,16 @@ Multi-AZ. They do not scale a design's users: the peak figure holds while the de
 the SLA says for how much of a month it is promised (`availability(topology)`, a product of
 the tiers in series), and the kit compares it with its target (`TARGET`).
 
+Users served at the target: a figure is only worth what the design keeps up. A design that
+meets the target by its SLAs does so because it spans two or more AZs; it keeps the target's
+promise only if what is left after losing one AZ carries the users (static stability: AWS
+Well-Architected Framework, Reliability Pillar, REL11-BP05 "Use static stability to prevent
+bimodal behavior", `STATIC_STABILITY`), so its figure at the target is its peak with the worst
+AZ lost (an Auto Scaling group relaunching in the AZ left, up to its max: a looser reading than
+REL11-BP05's, which counts only what already runs). A design below the target spends the month's outage budget faster: one instance's
+99.5% allows five times the 43 minutes the target does, so it is credited the share of its peak
+that the same outage budget in user-minutes covers (`served_at_target`).
+
 Connections: a database accepts at most `max_connections` sessions. RDS for MySQL sets it
 from the instance class's memory; a self-managed MySQL (the day-1 box) starts at MySQL's
 default. The model counts the connections users hold with Little's law (requests reaching
@@ -25,6 +35,8 @@ LAMBDA_SLA = "https://aws.amazon.com/lambda/sla/"
 DYNAMODB_SLA = "https://aws.amazon.com/dynamodb/sla/"
 RDS_MAX_CONNECTIONS = ("https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html"
                        "#RDS_Limits.MaxConnections")
+STATIC_STABILITY = ("https://docs.aws.amazon.com/wellarchitected/latest/reliability-pillar/"
+                    "rel_withstand_component_failures_static_stability.html")
 MYSQL_MAX_CONNECTIONS = ("https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html"
                          "#sysvar_max_connections")
 
@@ -94,6 +106,24 @@ class Availability:
         verdict = "meets" if self.meets_target else "below"
         return (f"{100 * self.value:.2f}% available by AWS's SLAs ({names}): up to {when} down a month, "
                 f"{verdict} the kit's {100 * TARGET:g}% target")
+
+
+def served_at_target(peak: float, az_down: float | None, availability: Availability | None) -> tuple[int, str]:
+    """(users, how): the users a design serves at the kit's availability target, and how that figure was reached.
+
+    - the design meets the target (two or more AZs): the users it keeps with its worst AZ lost (static stability);
+    - it does not: its peak × target downtime / its own downtime (the same outage budget, in user-minutes);
+    - no availability known: the peak.
+    """
+    if availability is None:
+        return int(peak), "its peak"
+    if availability.meets_target:
+        if az_down is None:
+            return int(peak), "its peak"
+        return int(min(peak, az_down)), "what it keeps with an AZ lost"
+    share = (1.0 - TARGET) / (1.0 - availability.value)
+    return int(peak * share), (f"{share:.0%} of its peak: {100 * availability.value:.2f}% spends the "
+                               f"{100 * TARGET:g}% target's outage budget {1 / share:.1f}× as fast")
 
 
 def availability(topo, web_multi_az: bool) -> Availability:

@@ -20,7 +20,8 @@ How users become load (names are assumptions, see assumptions.py):
   An Auto Scaling group counts at its maximum size: it can grow to it (the label says so).
   Each request that reaches the database holds one connection for db_connection_seconds:
   the primary (or the day-1 box's own MySQL) accepts max_connections of them (limits.py).
-  A design's SLA availability (limits.py) is stated beside its users, not multiplied in.
+  A design's SLA availability (limits.py) is stated beside its peak; the stage's figure at the kit's
+  availability target (limits.served_at_target: the peak with an AZ lost, or a share of it) is the story's.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Result:
     busiest: str = ""  # label of the most utilised tier at `users`
     busiest_key: str = ""
     cache_hit_ratio: float | None = None  # the hit ratio at `users` (None: no cache)
-    availability: limits.Availability | None = None  # the design's SLA availability (stated, not multiplied in)
+    availability: limits.Availability | None = None  # the design's SLA availability (stated beside the peak)
 
     def tier(self, key: str) -> Tier:
         return next(t for t in self.tiers if t.key == key)

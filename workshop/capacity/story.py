@@ -54,12 +54,14 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "capacity.md"
 @dataclass(frozen=True)
 class Line:
     stage: int
-    users: int
+    users: int  # served at the kit's availability target (limits.served_at_target)
     bottleneck: str
     az_down: int | None  # users with the worst AZ lost (None: the design has one AZ)
     availability: limits.Availability | None
     band: object | None  # the stage's Band
     sentence: str
+    peak: int = 0  # the model's peak while everything is up (`Plan.max_users`)
+    how: str = ""  # how `users` follows from the peak at the kit's availability target (limits.served_at_target)
 
 
 def _tiers(p: Plan) -> dict:
@@ -96,6 +98,10 @@ def changes(before: Plan, after: Plan, topo_before: Topology, topo_after: Topolo
     mb = after.availability and "ec2-multi-az" in after.availability.parts
     if mb and not ma:
         out.append("a second AZ behind a load balancer, with RDS Multi-AZ")
+    elif before.availability and after.availability and before.availability.value != after.availability.value:
+        out.append(f"SLA availability {100 * before.availability.value:.2f}% -> {100 * after.availability.value:.2f}%"
+                   + (" (two single points of failure in series)" if len(after.availability.parts) >
+                      len(before.availability.parts) and not mb else ""))
     da = sum(g.desired for g in topo_before.auto_scaling_groups)
     db = sum(g.desired for g in topo_after.auto_scaling_groups)
     if not out and da and db and da != db:
@@ -107,45 +113,63 @@ def changes(before: Plan, after: Plan, topo_before: Topology, topo_after: Topolo
     return out
 
 
+def _figure(users: int, how: str, p: Plan) -> str:
+    """'~8,300 users at the kit's 99.9% target (what it keeps with an AZ lost; ~17,000 at its peak)'"""
+    target = f"{100 * limits.TARGET:g}%"
+    if how == "its peak" or about(users) == about(p.max_users):
+        return f"~{about(users)} users at the kit's {target} target ({how})"
+    return f"~{about(users)} users at the kit's {target} target ({how}; ~{about(p.max_users)} at its peak)"
+
+
 def sentence(number: int, p: Plan, prev: tuple[int, Plan, Topology] | None, topo: Topology,
-             down: tuple[Plan, Plan] | None = None) -> str:
+             down: tuple[Plan, Plan] | None = None, figures: tuple[tuple[int, str, Plan], ...] = ()) -> str:
     """One sentence: the figure, its limit and why, and its change from the previous stage (`down`: both with an
-    AZ lost)."""
-    b = p.bottleneck
-    head = f"~{about(p.max_users)} users, limited by the {b.label} ({WHY.get(b.key, 'its capacity')})"
+    AZ lost; `figures`: (users at the target, how, the plan that limits it) for the previous stage, then this one)."""
+    before, (u1, how, limit) = figures if figures else (None, (p.max_users, "its peak", p))
+    if before is None:
+        before = (prev[1].max_users, "its peak", prev[1]) if prev else (0, "", p)
+    u0, _, l0 = before
+    b = limit.bottleneck
+    lost = " with an AZ lost" if limit.az_down else ""
+    head = f"{_figure(u1, how, p)}, limited by the {b.label}{lost} ({WHY.get(b.key, 'its capacity')})"
     if prev is None:
         return head + "."
     n0, p0, t0 = prev
     if not set(_tiers(p0)) & set(_tiers(p)):
-        return head + f"; a separate design from stage {n0}'s (~{about(p0.max_users)}): it carries events, not pages."
+        return head + f"; a separate design from stage {n0}'s (~{about(u0)}): it carries events, not pages."
     why = changes(p0, p, t0, topo) or ["nothing the model counts"]
     if down and about(down[0].max_users) != about(down[1].max_users) and down[0].max_users > 0:
         why.append(f"with an AZ lost it keeps ~{about(down[1].max_users)} instead of ~{about(down[0].max_users)}")
-    same = about(p.max_users) == about(p0.max_users)
-    if same:
+    if about(u1) == about(u0):
         return head + f"; the same as stage {n0} although {'; '.join(why)}: the limit did not move."
-    direction = "up" if p.max_users > p0.max_users else "down"
-    moved = "" if p0.bottleneck.key == b.key else f", and the limit moved from the {p0.bottleneck.label}"
-    return head + f"; {direction} from ~{about(p0.max_users)} at stage {n0} because {'; '.join(why)}{moved}."
+    direction = "up" if u1 > u0 else "down"
+    moved = "" if l0.bottleneck.key == b.key else f", and the limit moved from the {l0.bottleneck.label}"
+    return head + f"; {direction} from ~{about(u0)} at stage {n0} because {'; '.join(why)}{moved}."
 
 
 def lines(topologies: Mapping[int, Topology], assumptions=None) -> list[Line]:
-    """One Line per stage in `topologies` ({number: topology}), each compared with the previous one."""
+    """One Line per stage in `topologies` ({number: topology}), each compared with the previous one.
+
+    A line's `users` is what the design serves at the kit's availability target (`limits.served_at_target`):
+    with the worst AZ lost for a design that meets the target, a share of its peak for one that does not."""
     from .. import stages
 
     out: list[Line] = []
-    seen: list[tuple[int, Plan, Topology, Plan]] = []
+    seen: list[tuple[int, Plan, Topology, Plan, tuple[int, str, Plan]]] = []
     for number in sorted(topologies):
         topo = topologies[number]
         p = plan(topo, assumptions)
         down = plan(topo, assumptions, az_down=True)
+        multi = p.availability is not None and "ec2-multi-az" in p.availability.parts
+        users, how = limits.served_at_target(p.max_users, down.max_users if multi else None, p.availability)
+        figure = (users, how, down if multi and down.max_users < p.max_users and "AZ" in how else p)
         # compare with the latest stage of the most similar design (stage 10 with 8, not with 9's pipeline alone)
         prev = max(reversed(seen), key=lambda s: len(set(_tiers(s[1])) & set(_tiers(p))), default=None)
-        multi = p.availability is not None and "ec2-multi-az" in p.availability.parts
-        out.append(Line(number, p.max_users, p.bottleneck.label, down.max_users if multi else None,
-                        p.availability, stages.get(number).band,
-                        sentence(number, p, prev[:3] if prev else None, topo, (prev[3], down) if prev else None)))
-        seen.append((number, p, topo, down))
+        text = sentence(number, p, prev[:3] if prev else None, topo, (prev[3], down) if prev else None,
+                        (prev[4] if prev else None, figure))
+        out.append(Line(number, users, p.bottleneck.label, down.max_users if multi else None,
+                        p.availability, stages.get(number).band, text, p.max_users, how))
+        seen.append((number, p, topo, down, figure))
     return out
 
 
@@ -175,13 +199,15 @@ def _band(band) -> str:
 def markdown(rows: list[Line]) -> str:
     """docs/capacity.md's stage -> users table (with the derived bands' notes below it)."""
     out = [BEGIN, "",
-           "| stage | max users | with an AZ down | SLA availability | the talk's band | why |",
-           "|---|---|---|---|---|---|"]
+           f"| stage | users at the {100 * limits.TARGET:g}% target | peak | with an AZ down | SLA availability "
+           "| the talk's band | why |",
+           "|---|---|---|---|---|---|---|"]
     for r in rows:
         down = "-" if r.az_down is None else f"~{about(r.az_down)}"
         avail = "-" if r.availability is None else f"{100 * r.availability.value:.2f}%"
         inside = "" if r.band is None else (" (inside)" if r.band.holds(r.users) else " (OUTSIDE)")
-        out.append(f"| {r.stage} | ~{about(r.users)} | {down} | {avail} | {_band(r.band)}{inside} | {r.sentence} |")
+        out.append(f"| {r.stage} | ~{about(r.users)} | ~{about(r.peak)} | {down} | {avail} | {_band(r.band)}{inside} "
+                   f"| {r.sentence} |")
     notes = [f"- stage {r.stage}: {r.band.note}" for r in rows if r.band is not None and getattr(r.band, "note", "")]
     if notes:
         out += ["", "\\* the talk gives no count for this stage; the band is derived from its slides' wording:", *notes]

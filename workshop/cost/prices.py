@@ -73,6 +73,8 @@ PRICES: dict[str, Price] = {
     "rds:db.t4g.micro": _rds(0.016),
     "rds:db.t3.small": _rds(0.034),
     "rds:db.m5.large": _rds(0.171),
+    "rds:db.m5.xlarge": _rds(0.342),
+    "rds:db.m5.2xlarge": _rds(0.684),
     "rds:db.r5.large": _rds(0.25),
     "rds:db.r5.8xlarge": _rds(4.00),
     "rds:storage-gp2": Price(0.115, "GB-month", RDS),  # Single-AZ; Multi-AZ twice this

@@ -1,4 +1,4 @@
-"""The course's stages, registered by number (../shared/talk/storyline.md's order).
+"""The course's stages, registered by number, in the talk's order (docs/talk.md; slide by slide: workshop/talk.py).
 
 Each stage is one module here (`sNN_<slug>.py`) that calls `register(Stage(...))`: what
 the stage is (title, slides, the talk's users claim and its band), its target architecture

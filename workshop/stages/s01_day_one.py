@@ -178,7 +178,7 @@ STAGE = register(Stage(
     number=1,
     slug="day_one",
     title="Day 1: one box",
-    slides="3, 5",
+    slides="2-3, 5",
     users="a few hundred to a few thousand depending on application complexity and traffic",
     goal="Run the whole stack on one EC2 instance behind an Elastic IP and a Route 53 name, "
          "and see its single point of failure.",

@@ -26,15 +26,18 @@ SIZES = ("t2.micro", "m4.2xlarge", "c4.8xlarge")
 #: the families of slide 4, with one example type each; vCPUs and memory are read from
 #: describe_instance_types (source: AWS, "Amazon EC2 Instance Types",
 #: https://aws.amazon.com/ec2/instance-types/). PIOPS: AWS, "Amazon EBS volume types"
-#: (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html): io1 up to
-#: 64,000 IOPS per volume.
+#: (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html): io1 and io2 up to
+#: 64,000 IOPS per volume only when attached to an instance built on the Nitro System (32,000 on
+#: others); the talk's 2015 PIOPS was io1 (up to 20,000 IOPS then); today gp3 gives 3,000 IOPS at any size
+#: and io2 Block Express up to 256,000 on some Nitro instances.
 FAMILIES = (
     ("general purpose (balanced)", "m4.2xlarge", "the talk's first step up"),
     ("compute optimised (high CPU)", "c4.8xlarge", "the talk's last step: the wall"),
     ("memory optimised (high memory)", "r4.8xlarge", "large in-memory working sets"),
     ("storage optimised (high I/O)", "i3.8xlarge", "local NVMe SSD, very high IOPS"),
     ("dense storage (high storage)", "d2.8xlarge", "24 x 2 TB local HDD"),
-    ("EBS Provisioned IOPS volume (io1)", None, "up to 64,000 IOPS per volume, on any family"),
+    ("EBS Provisioned IOPS volume (io1/io2)", None, "up to 64,000 IOPS per volume on Nitro instances, 32,000 on "
+     "others (AWS, \"Amazon EBS volume types\")"),
 )
 
 

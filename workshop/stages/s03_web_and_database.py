@@ -4,7 +4,11 @@ The database leaves the box: RDS MySQL in a DB subnet group over two private sub
 two AZs, as RDS requires), behind a security group that admits 3306 only from the web
 tier's group. The web instance, relieved of the database, becomes a web server of a
 web-sized type (m4.large) and is configured with the database endpoint (the instance tag
-`app:db-endpoint`, which the application reads from the instance metadata).
+`app:db-endpoint`: it records which database the web server uses, for people and for `describe_instances`.
+An application on the instance could read it from the instance metadata service only if the instance had
+instance metadata tags enabled (`MetadataOptions={"InstanceMetadataTags": "enabled"}`; AWS, "View tags for your
+EC2 instances from instance metadata", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html),
+which the kit does not set; the stage's user data gives the application its endpoint).
 """
 
 from __future__ import annotations

@@ -311,7 +311,7 @@ STAGE = register(Stage(
     number=5,
     slug="users_100k",
     title="Users > 10,000s-100,000s",
-    slides="11",
+    slides="10-11",
     users="10,000s - 100,000s",
     goal="Scale out: eight web instances evenly over two AZs behind the load balancer, four read replicas, "
          "and writer and reader endpoints for the application.",

@@ -32,6 +32,10 @@ from . import (
 )
 
 WEB_PER_AZ = 3  # slide 20: "3 web instances (auto scaled)" in each AZ
+REPLICAS_PER_AZ = 1  # slide 20: "an RDS read replica" in each AZ; behind ElastiCache, stage 5's four are too many
+#: slide 20 names no class; the write ceiling (one primary takes every write) is why the primary grows here: stage 3's
+#: db.m5.large stops stage 7 near 560,000 users at its writes (capacity model), db.m5.xlarge doubles its vCPUs
+PRIMARY_CLASS = "db.m5.xlarge"
 
 
 def validate(web_per_az) -> int:
@@ -47,9 +51,50 @@ def group_desired(ctx, web_per_az: int = WEB_PER_AZ) -> int:
     return max(s07_auto_scaling.MIN_SIZE, 2 * web_per_az - baseline)
 
 
+def retire_extra_replicas(ctx, per_az: int = REPLICAS_PER_AZ) -> list[str]:
+    """Keep `per_az` read replicas in each AZ (slide 20), delete the rest and their reader records; say what went."""
+    from . import s05_users_100k as s05
+
+    primary = webtier.find_primary_db(ctx)
+    if primary is None:
+        return []
+    kept: dict[str, int] = {}
+    extra = []
+    for replica in webtier.replicas_of(ctx, primary["DBInstanceIdentifier"]):
+        az = replica.get("AvailabilityZone", "")
+        kept[az] = kept.get(az, 0) + 1
+        if kept[az] > per_az:
+            extra.append(replica)
+    rds = infra.client(ctx, "rds")
+    zone_id = infra.find_zone(ctx)
+    for replica in extra:
+        rid = replica["DBInstanceIdentifier"]
+        records = [rr for rr in webtier.zone_records(ctx, s05.reader_name(ctx)) if rr.get("SetIdentifier") == rid]
+        if records and zone_id:
+            infra.client(ctx, "route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+                "Changes": [{"Action": "DELETE", "ResourceRecordSet": rr} for rr in records]})
+        rds.delete_db_instance(DBInstanceIdentifier=rid, SkipFinalSnapshot=True)
+    return [r["DBInstanceIdentifier"] for r in extra]
+
+
+def scale_primary(ctx, instance_class: str = PRIMARY_CLASS) -> str | None:
+    """Scale the primary up to `instance_class` unless it is that already (or bigger: stage 10's); say what changed."""
+    from ..capacity import instance_types
+
+    primary = webtier.find_primary_db(ctx)
+    if primary is None or instance_types.vcpus(primary["DBInstanceClass"]) >= instance_types.vcpus(instance_class):
+        return None
+    infra.client(ctx, "rds").modify_db_instance(DBInstanceIdentifier=primary["DBInstanceIdentifier"],
+                                                DBInstanceClass=instance_class, ApplyImmediately=True)
+    return f"{primary['DBInstanceIdentifier']}: {primary['DBInstanceClass']} -> {instance_class}"
+
+
 def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
-    """Size the group for slide 20 (stages 1, 3-7 built by `ws.build_previous()`); idempotent."""
+    """Size the group for slide 20 (stages 1, 3-7 built by `ws.build_previous()`), keep one read replica per AZ,
+    scale the primary up for the writes; idempotent."""
     validate(web_per_az)
+    retire_extra_replicas(ctx)
+    scale_primary(ctx)
     group = s07_auto_scaling.find_group(ctx)
     if group is None:
         raise WorkshopError(f"no Auto Scaling group {s07_auto_scaling.group_name(ctx)}: stage 7 builds it; "
@@ -222,7 +267,7 @@ def _architecture() -> Architecture:
         nodes.append(Node(f"cache-{low}", "elasticache", "ElastiCache", topology.az_group(letter, data)))
         edges += [Edge("asg", f"web-{low}2", "scales"), Edge(f"web-{low}1", f"cache-{low}", "cached reads"),
                   Edge(f"web-{low}1", "sessions", "sessions")]
-    for n in range(4):  # stage 5's four replicas, two per AZ (slide 20 shows at least one per AZ)
+    for n in range(2 * REPLICAS_PER_AZ):  # slide 20: a read replica in each AZ (stage 8 retires stage 5's others)
         letter = "AB"[n % 2]
         nodes.append(Node(f"replica-{n + 1}", "rds-replica", "RDS read replica", topology.az_group(letter, data)))
         edges.append(Edge("db", f"replica-{n + 1}", "async"))
@@ -231,10 +276,10 @@ def _architecture() -> Architecture:
 
 ARCHITECTURE = _architecture()
 
-BILLED_REPLICAS = 2  # slide 20: a read replica in each AZ
+BILLED_REPLICAS = 2 * REPLICAS_PER_AZ  # slide 20: a read replica in each AZ
 BILL = (s01_day_one.ADMIN_BOX
         + bill.box(s03_web_and_database.WEB_TYPE, 2 * WEB_PER_AZ, f"Auto Scaling, {WEB_PER_AZ} per AZ")
-        + bill.alb() + bill.db(s03_web_and_database.DB_CLASS, True, BILLED_REPLICAS)
+        + bill.alb() + bill.db(PRIMARY_CLASS, True) + bill.replica(s03_web_and_database.DB_CLASS, BILLED_REPLICAS)
         + bill.edge(s06_shift_load.CACHE_NODE_TYPE, 2) + bill.zone() + bill.alarms(2))
 
 STAGE = register(Stage(
