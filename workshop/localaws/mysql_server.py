@@ -92,12 +92,13 @@ SQLSTATES.update({ER_DB_CREATE_EXISTS: b"HY000", ER_BAD_DB: b"42000", ER_TABLE_E
                   ER_BAD_FIELD: b"42S22", ER_DUP_ENTRY: b"23000", ER_NO_SUCH_TABLE: b"42S02",
                   ER_BAD_NULL: b"23000", ER_OPTION_PREVENTS_STATEMENT: b"HY000"})
 
-_READS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Describe, exp.Show)
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable, exp.Merge)
 
 
 def kind_of(expression: exp.Expression) -> str:
-    """"read" for a statement that only reads (SELECT, SHOW, DESCRIBE), else "write"."""
-    return "read" if isinstance(expression, _READS) else "write"
+    """"write" for a statement that changes data or schema (INSERT, UPDATE, DELETE, CREATE, DROP,
+    ALTER, TRUNCATE), else "read"."""
+    return "write" if isinstance(expression, _WRITES) else "read"
 
 
 @dataclass(frozen=True)
@@ -267,14 +268,21 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._seq, {name: self._db.serialize(name=name) for name in self._schemas})
+            return Snapshot(self._seq, {name: self._serialize(name) for name in self._schemas})
+
+    def _serialize(self, name: str) -> bytes:
+        try:
+            return self._db.serialize(name=name)
+        except sqlite3.OperationalError:  # a database without a table yet has no page to copy
+            return b""
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, read_only: bool = True) -> Engine:
         engine = cls(read_only=read_only)
         for name, data in snapshot.schemas.items():
             engine._db.execute(f'ATTACH DATABASE \':memory:\' AS "{name}"')
-            engine._db.deserialize(data, name=name)
+            if data:
+                engine._db.deserialize(data, name=name)
             engine._schemas.append(name)
         engine.applied = snapshot.seq
         return engine
@@ -430,7 +438,15 @@ class _Session(Session):
         self.variables.set("version_comment", "Source distribution (workshop local RDS: mysql-mimic + SQLite)", force=True)
         self.last = Outcome()
         self.last_insert_id = 0
-        self.middlewares.insert(0, self._last_insert_id_middleware)
+        self.middlewares[:0] = [self._admit_middleware, self._last_insert_id_middleware]
+
+    async def _admit_middleware(self, q):
+        """Every statement, even `SELECT 1` that mysql-mimic answers itself, waits for the capacity gate."""
+        endpoint = self._endpoint
+        endpoint.queries += 1
+        if endpoint.admit is not None:
+            await endpoint.admit(kind_of(q.expression))
+        return await q.next()
 
     async def _last_insert_id_middleware(self, q):
         if isinstance(q.expression, exp.Select):
@@ -450,9 +466,6 @@ class _Session(Session):
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict):
         endpoint = self._endpoint
-        if endpoint.admit is not None:
-            await endpoint.admit(kind_of(expression))
-        endpoint.queries += 1
         outcome = endpoint.engine.execute(expression, self.database, writable=endpoint.writable)
         self.last = outcome
         if outcome.last_insert_id and isinstance(expression, exp.Insert):
@@ -540,6 +553,10 @@ class MySQLEndpoint:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.closed = False
+
+    def set_credentials(self, user: str, password: str) -> None:
+        """The master user and password from now on (a rotated secret); open sessions stay."""
+        self._identity = _Identity(user, password)
 
     @property
     def connections(self) -> int:
