@@ -14,7 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
+
+log = logging.getLogger("workshop.localaws.slots")
+
+#: the most slots one emulated server gets, whatever its type and the scale
+MAX_SLOTS = 100_000
+#: vCPUs assumed for a type the capacity model's table lacks
+UNKNOWN_TYPE_VCPUS = 2
+
+
+def slot_count(instance_type: str, scale: int) -> int:
+    """vCPUs of `instance_type` (an EC2 type, DB instance class or cache node type, from
+    `workshop/capacity/instance_types.py`) x `scale`, at most MAX_SLOTS."""
+    from ..capacity.instance_types import ALL
+
+    found = ALL.get(instance_type)
+    if found is None:
+        log.info("%s is not in the capacity model's table: counted as %d vCPUs", instance_type, UNKNOWN_TYPE_VCPUS)
+    return min(MAX_SLOTS, (found.vcpu if found else UNKNOWN_TYPE_VCPUS) * max(1, int(scale)))
 
 
 class Slots:

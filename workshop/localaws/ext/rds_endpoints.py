@@ -53,7 +53,7 @@ from werkzeug.wrappers import Request, Response
 from .. import metrics
 from ..dataplane import Endpoint
 from ..mysql_server import Engine, MySQLEndpoint, serve
-from ..slots import Slots
+from ..slots import Slots, slot_count
 
 log = logging.getLogger("workshop.localaws.rds")
 
@@ -67,7 +67,6 @@ REPLICA_LAG_S = 1.0
 MAX_REPLICA_LAG_S = 600.0
 #: engines whose instances answer MySQL
 MYSQL_ENGINES = ("mysql", "mariadb")
-_MAX_SLOTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -145,13 +144,6 @@ def _read_api() -> dict[tuple[str, str, str], _Want]:
     return wants
 
 
-def _vcpus(instance_class: str) -> int:
-    from ...capacity.instance_types import ALL
-
-    found = ALL.get(instance_class)
-    return found.vcpu if found else 2
-
-
 class RdsEndpoints:
     """What the local AWS's DB instances answer: the reconciler between moto's records and listeners."""
 
@@ -210,7 +202,7 @@ class RdsEndpoints:
             follower, engine = source.engine.follow()
         else:
             engine = Engine(databases=(want.db_name,) if want.db_name else (), read_only=want.role == "replica")
-        slots = Slots(min(_MAX_SLOTS, _vcpus(want.instance_class) * self.server.dataplane.scale))
+        slots = Slots(slot_count(want.instance_class, self.server.dataplane.scale))
         db = _Db(want, engine, None, slots, source, follower)  # type: ignore[arg-type]
 
         async def admit(kind: str) -> None:
@@ -242,7 +234,7 @@ class RdsEndpoints:
             await endpoint.resume()
         elif not want.answering and endpoint.listening:
             await endpoint.pause()
-        db.slots.resize(min(_MAX_SLOTS, _vcpus(want.instance_class) * self.server.dataplane.scale))
+        db.slots.resize(slot_count(want.instance_class, self.server.dataplane.scale))
         self._publish(db)
 
     def _publish(self, db: _Db) -> None:
