@@ -176,3 +176,27 @@ def test_a_follower_copies_the_data_then_replays_later_writes_in_order():
     assert copy.has_database("more") and primary.writes_since(copy.applied) == []
     with pytest.raises(Exception, match="read-only"):
         run(copy, "INSERT INTO t (v) VALUES ('x')")
+
+
+def test_what_sqlite_reads_differently_still_means_what_mysql_means(endpoint):
+    """Backslash escapes, double-quoted strings and division keep MySQL's meaning; a table name two
+    databases share resolves in the current one."""
+    with _connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)")
+        text = "it's a\nnew \"line\" \\ here"
+        cur.execute("INSERT INTO notes (body) VALUES (%s)", (text,))
+        cur.execute("SELECT body FROM notes WHERE body = %s", (text,))
+        assert cur.fetchone() == (text,)
+        cur.execute('SELECT "body" FROM notes')
+        assert cur.fetchone() == ("body",)
+        cur.execute("SELECT (id + 4) / 2 FROM notes")
+        assert float(cur.fetchone()[0]) == 2.5
+        cur.execute("CREATE DATABASE other")
+        cur.execute("CREATE TABLE other.notes (id INT, body TEXT)")
+        cur.execute("INSERT INTO other.notes VALUES (1, 'elsewhere')")
+        cur.execute("USE other")
+        cur.execute("SELECT body FROM notes")
+        assert cur.fetchall() == (("elsewhere",),)
+        cur.execute("USE shop")
+        cur.execute("SELECT body FROM notes")
+        assert cur.fetchall() == ((text,),)

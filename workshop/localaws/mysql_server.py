@@ -95,6 +95,10 @@ SQLSTATES.update({ER_DB_CREATE_EXISTS: b"HY000", ER_BAD_DB: b"42000", ER_TABLE_E
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable, exp.Merge)
 
 
+_AS_IS = (exp.Select, exp.Insert, exp.Update, exp.Delete)
+_NOT_AS_IS = ("\\", '"', "@", "||", "/")
+
+
 def kind_of(expression: exp.Expression) -> str:
     """"write" for a statement that changes data or schema (INSERT, UPDATE, DELETE, CREATE, DROP,
     ALTER, TRUNCATE), else "read"."""
@@ -144,6 +148,7 @@ class Engine:
         self._log: list[Write] = []
         self._seq = 0
         self._followers: dict[int, int] = {}
+        self._owners: dict[str, set[str]] | None = None
         self.read_only = read_only
         self.applied = 0  # on a replica: the primary's last write applied here
         for name in databases:
@@ -169,6 +174,7 @@ class Engine:
                 raise MysqlError(f"Incorrect database name '{name}' (letters, digits, _ and $ only here)", 1102)
             self._write(f'ATTACH DATABASE \':memory:\' AS "{name}"')
             self._schemas.append(name)
+            self._owners = None
 
     def drop_database(self, name: str, if_exists: bool = False) -> None:
         with self._lock:
@@ -179,6 +185,7 @@ class Engine:
                 raise MysqlError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
             self._write(f'DETACH DATABASE "{found}"')
             self._schemas.remove(found)
+            self._owners = None
 
     def schema(self) -> dict:
         """{database: {table: {column: type}}}, as mysql-mimic answers SHOW and INFORMATION_SCHEMA from."""
@@ -195,8 +202,10 @@ class Engine:
         return out
 
     # --- statements -------------------------------------------------------------------
-    def execute(self, expression: exp.Expression, database: str | None, writable: bool = True) -> Outcome:
-        """Run one parsed MySQL statement against `database` (the session's current one)."""
+    def execute(self, expression: exp.Expression, database: str | None, writable: bool = True,
+                text: str | None = None) -> Outcome:
+        """Run one parsed MySQL statement against `database` (the session's current one); `text`, the
+        statement as the client sent it, lets a simple statement skip the transpiler (`_as_is`)."""
         if isinstance(expression, exp.Create) and expression.kind in ("DATABASE", "SCHEMA"):
             self._check_writable(writable)
             self.create_database(expression.this.name, bool(expression.args.get("exists")))
@@ -212,12 +221,53 @@ class Engine:
         kind = kind_of(expression)
         if kind == "write":
             self._check_writable(writable)
+        if isinstance(expression, (exp.Create, exp.Drop, exp.Alter)):
+            self._owners = None
+        with self._lock:
+            as_is = self._as_is(expression, text, database)
+            if as_is is not None:
+                try:
+                    return self._run(as_is, kind == "write", raw=True)
+                except sqlite3.Error as exc:
+                    if "interrupted" in str(exc):
+                        raise _mysql_error(exc, as_is) from None
+                    # otherwise the transpiled statement runs, or says in MySQL's words what is wrong
         statements = _to_sqlite(expression, self._qualifier(database))
         with self._lock:
             outcome = Outcome()
             for sql in statements:
                 outcome = self._run(sql, kind == "write")
             return outcome
+
+    def _as_is(self, expression: exp.Expression, text: str | None, database: str | None) -> str | None:
+        """The client's own text when SQLite runs it as MySQL would, else None: one SELECT, INSERT,
+        UPDATE or DELETE on tables of the current database whose names no other database has, without
+        the syntax the two read differently (backslash escapes, double-quoted strings, ||, @variables,
+        integer division). Transpiling costs ~0.3 ms a statement; this path ~0."""
+        if text is None or not database or not isinstance(expression, _AS_IS):
+            return None
+        body = text.strip().rstrip(";").strip()
+        if ";" in body or any(mark in body for mark in _NOT_AS_IS) or expression.find(exp.Div):
+            return None
+        if isinstance(expression, exp.Insert) and (expression.args.get("ignore") or expression.args.get("conflict")):
+            return None
+        current = database.lower()
+        owners = self._table_owners()
+        for table in expression.find_all(exp.Table):
+            db = table.args.get("db")
+            if (db is not None and db.name.lower() != current) or owners.get(table.name.lower()) != {current}:
+                return None
+        return body
+
+    def _table_owners(self) -> dict[str, set[str]]:
+        """{table name: the databases that have a table of that name}, lowercased (cached until DDL)."""
+        if self._owners is None:
+            owners: dict[str, set[str]] = {}
+            for name in self._schemas:
+                for (table,) in self._db.execute(f'SELECT name FROM "{name}".sqlite_master WHERE type = \'table\''):
+                    owners.setdefault(table.lower(), set()).add(name.lower())
+            self._owners = owners
+        return self._owners
 
     def _check_writable(self, writable: bool) -> None:
         if self.read_only or not writable:
@@ -235,7 +285,7 @@ class Engine:
             return found
         return current
 
-    def _run(self, sql: str, write: bool) -> Outcome:
+    def _run(self, sql: str, write: bool, raw: bool = False) -> Outcome:
         deadline = time.monotonic() + STATEMENT_TIMEOUT_S
         self._db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
@@ -243,6 +293,8 @@ class Engine:
             cursor = self._db.execute(sql)
             rows = cursor.fetchall()
         except sqlite3.Error as exc:
+            if raw:
+                raise
             raise _mysql_error(exc, sql) from None
         finally:
             self._db.set_progress_handler(None, 0)
@@ -320,6 +372,8 @@ class Engine:
         """Replay one of the primary's writes (a replica); a failure is logged, not raised (as a
         MySQL replica's SQL thread stops on an error, the next writes are still applied here)."""
         with self._lock:
+            if write.sql.split(" ", 1)[0].upper() in ("CREATE", "DROP", "ALTER", "ATTACH", "DETACH"):
+                self._owners = None
             try:
                 self._db.execute(write.sql)
                 match = re.match(r'(ATTACH|DETACH) DATABASE (?:\':memory:\' AS )?"(.+)"$', write.sql)
@@ -425,6 +479,7 @@ def _split_indexes(create: exp.Create) -> list[str]:
 
 
 # --- the wire ---------------------------------------------------------------------------
+_SELECT_ONE = re.compile(r"\s*SELECT\s+1\s*;?\s*", re.IGNORECASE)
 Admit = Callable[[str], Awaitable[None]]
 
 
@@ -438,7 +493,7 @@ class _Session(Session):
         self.variables.set("version_comment", "Source distribution (workshop local RDS: mysql-mimic + SQLite)", force=True)
         self.last = Outcome()
         self.last_insert_id = 0
-        self.middlewares[:0] = [self._admit_middleware, self._last_insert_id_middleware]
+        self.middlewares[:0] = [self._admit_middleware, self._select_one_middleware, self._last_insert_id_middleware]
 
     async def _admit_middleware(self, q):
         """Every statement, even `SELECT 1` that mysql-mimic answers itself, waits for the capacity gate."""
@@ -446,6 +501,12 @@ class _Session(Session):
         endpoint.queries += 1
         if endpoint.admit is not None:
             await endpoint.admit(kind_of(q.expression))
+        return await q.next()
+
+    async def _select_one_middleware(self, q):
+        """`SELECT 1`, what connection pools send to check a connection, without sqlglot's executor (~1 ms)."""
+        if _SELECT_ONE.fullmatch(q.sql):
+            return [(1,)], ["1"]
         return await q.next()
 
     async def _last_insert_id_middleware(self, q):
@@ -466,7 +527,7 @@ class _Session(Session):
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict):
         endpoint = self._endpoint
-        outcome = endpoint.engine.execute(expression, self.database, writable=endpoint.writable)
+        outcome = endpoint.engine.execute(expression, self.database, writable=endpoint.writable, text=sql)
         self.last = outcome
         if outcome.last_insert_id and isinstance(expression, exp.Insert):
             self.last_insert_id = outcome.last_insert_id
