@@ -24,10 +24,12 @@ after every RDS request and every RECONCILE_S seconds:
   standalone, writable primary that no longer follows its source.
 - A Multi-AZ forced failover (`reboot_db_instance(ForceFailover=True)`, see `rds_multiaz.py`)
   drops every connection at once and refuses new ones while the API says `rebooting`, then the
-  same endpoint answers with the same data (the standby was synchronous). On AWS that takes
-  "typically 60-120 seconds" (RDS User Guide, "Multi-AZ DB instance deployments", "Failover
-  process for Amazon RDS"); here it is `rds_multiaz.REBOOTING_S` (1 s), so the window shows
-  without stalling the course. A plain reboot drops connections too (the engine restarts).
+  same endpoint answers with the same data (the standby was synchronous: RDS User Guide,
+  "Multi-AZ DB instance deployments for Amazon RDS"). On AWS "Failover times are typically
+  60-120 seconds" (RDS User Guide, "Failing over a Multi-AZ DB instance for Amazon RDS"); here
+  the window is `rds_multiaz.REBOOTING_S` (1 s), the time the API shows `rebooting`, so the
+  outage shows without stalling the course, and API and wire never disagree. A plain reboot
+  drops connections too (the engine restarts).
 - Capacity: an instance has `vCPUs(class) x scale` slots (`slots.py`); a read holds one for
   1/db_reads_per_vcpu s, a write 1/db_writes_per_vcpu s (`workshop/capacity/assumptions.py`),
   and beyond that statements queue.
