@@ -129,6 +129,7 @@ def test_a_managed_master_password_is_read_from_its_secret(local, subnet_group):
     assert denied.value.args[0] == 1045
 
 
+@pytest.mark.slow
 def test_a_read_replica_is_stale_at_first_then_converges_and_refuses_writes(local, subnet_group):
     """A write on the primary is missing on the replica right after, there within the lag; the replica is read-only."""
     _, target = local
@@ -156,6 +157,7 @@ def test_a_read_replica_is_stale_at_first_then_converges_and_refuses_writes(loca
     replica.close()
 
 
+@pytest.mark.slow
 def test_a_promoted_replica_is_a_writable_primary_that_no_longer_follows(local, subnet_group):
     """PromoteReadReplica: the former replica takes writes, and the old source's later writes do not reach it."""
     _, target = local
@@ -266,3 +268,19 @@ def test_a_small_instance_queues_reads_beyond_its_vcpus(local, subnet_group):
     assert time.monotonic() - started >= 0.4
     for c in conns:
         c.close()
+
+
+@pytest.mark.slow
+def test_a_replica_of_a_replica_receives_the_writes_too(local, subnet_group):
+    """A read replica of a read replica gets the first source's writes, through the middle one."""
+    _, target = local
+    rds = aws.client("rds", target=target)
+    db = _create(local, subnet_group)
+    first = _connect(local, db)
+    _rows(first, "CREATE TABLE t (v INT)")
+    middle, last = db["DBInstanceIdentifier"] + "-m", db["DBInstanceIdentifier"] + "-l"
+    rds.create_db_instance_read_replica(DBInstanceIdentifier=middle, SourceDBInstanceIdentifier=db["DBInstanceIdentifier"])
+    rds.create_db_instance_read_replica(DBInstanceIdentifier=last, SourceDBInstanceIdentifier=middle)
+    _rows(first, "INSERT INTO t VALUES (7)")
+    end = _connect(local, _describe(local, last))
+    assert _until(lambda: _rows(end, "SELECT v FROM t") == ((7,),), 2 * rds_endpoints.REPLICA_LAG_S + 3)

@@ -200,3 +200,54 @@ def test_what_sqlite_reads_differently_still_means_what_mysql_means(endpoint):
         cur.execute("USE shop")
         cur.execute("SELECT body FROM notes")
         assert cur.fetchall() == ((text,),)
+
+
+def _packet(seq: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+def _read_all(sock) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except (ConnectionResetError, TimeoutError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_after_access_denied_the_server_closes_and_runs_nothing(endpoint):
+    """A client that ignores the 1045 and sends a query anyway gets no result: the connection is closed."""
+    import struct
+
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=2) as sock:
+        sock.recv(4096)  # the server's handshake
+        flags = 0x00000200 | 0x00008000 | 0x00080000  # PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH
+        login = (struct.pack("<IIB", flags, 1 << 24, 45) + bytes(23) + USER.encode() + b"\0"
+                 + bytes([20]) + bytes(20) + b"mysql_native_password\0")
+        sock.sendall(_packet(1, login))
+        time.sleep(0.2)
+        sock.sendall(_packet(0, b"\x03SELECT 'leaked'"))
+        answer = _read_all(sock)
+    assert b"Access denied" in answer and b"leaked" not in answer
+
+
+def test_connecting_to_a_database_that_does_not_exist_is_1049(endpoint):
+    """As MySQL: the login itself fails with 1049 Unknown database (the web app then creates it)."""
+    with pytest.raises(pymysql.err.OperationalError) as unknown:
+        _connect(endpoint, database="nowhere")
+    assert unknown.value.args == (1049, "Unknown database 'nowhere'")
+
+
+def test_dates_the_mysql_way(endpoint):
+    """INTERVAL arithmetic, DATE_SUB, DATE_FORMAT, YEAR and UNIX_TIMESTAMP on a DATETIME column answer as MySQL's."""
+    with _connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE events (id INT AUTO_INCREMENT PRIMARY KEY, at DATETIME NOT NULL)")
+        cur.executemany("INSERT INTO events (at) VALUES (%s)", [("2026-03-01 12:00:00",), ("2026-02-27 12:00:00",)])
+        cur.execute("SELECT COUNT(*) FROM events WHERE at > '2026-03-02 00:00:00' - INTERVAL 2 DAY")
+        assert cur.fetchone() == (1,)
+        cur.execute("SELECT at + INTERVAL 1 HOUR, DATE_FORMAT(at, '%Y-%m'), YEAR(at), UNIX_TIMESTAMP(at) "
+                    "FROM events WHERE id = 1")
+        assert cur.fetchone() == ("2026-03-01 13:00:00", "2026-03", 2026, 1772366400)

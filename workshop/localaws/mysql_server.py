@@ -141,8 +141,8 @@ class Engine:
 
     def __init__(self, databases: tuple[str, ...] = (), read_only: bool = False):
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self._db.create_function("NOW", 0, lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
-        self._db.create_function("CONCAT", -1, lambda *a: None if None in a else "".join(map(str, a)))
+        for name, arity, fn in _FUNCTIONS:
+            self._db.create_function(name, arity, fn, deterministic=name not in ("NOW", "UNIX_TIMESTAMP"))
         self._lock = threading.RLock()
         self._schemas: list[str] = []
         self._log: list[Write] = []
@@ -383,6 +383,8 @@ class Engine:
                     self._schemas.remove(match.group(2))
             except (sqlite3.Error, ValueError) as exc:
                 log.warning("replica could not apply %r: %s", write.sql, exc)
+            else:
+                self._log_write(write.sql)  # for a replica of this replica
             self.applied = write.seq
 
     def close(self) -> None:
@@ -429,9 +431,49 @@ def _mysql_error(exc: sqlite3.Error, sql: str) -> MysqlError:
     return MysqlError(f"{text} (the local engine, SQLite, could not run: {sql[:80]})", ER_UNKNOWN)
 
 
+def _part(value, start: int, end: int):
+    return None if value is None else int(str(value)[start:end])
+
+
+def _unix_timestamp(value=None):
+    import calendar
+
+    if value is None:
+        return int(time.time())
+    return calendar.timegm(time.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S" if len(str(value)) > 10 else "%Y-%m-%d"))
+
+
+#: MySQL functions SQLite lacks, as SQLite functions (what sqlglot emits for them, or their MySQL name)
+_FUNCTIONS = (
+    ("NOW", 0, lambda: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())),  # UTC, as RDS by default
+    ("CONCAT", -1, lambda *a: None if None in a else "".join(map(str, a))),
+    ("YEAR", 1, lambda v: _part(v, 0, 4)),
+    ("MONTH", 1, lambda v: _part(v, 5, 7)),
+    ("DAY", 1, lambda v: _part(v, 8, 10)),
+    ("UNIX_TIMESTAMP", -1, _unix_timestamp),
+)
+_INTERVAL_UNITS = {"SECOND": "seconds", "MINUTE": "minutes", "HOUR": "hours", "DAY": "days", "MONTH": "months",
+                   "YEAR": "years"}
+
+
+def _interval_arithmetic(node: exp.Expression) -> exp.Expression:
+    """`x + INTERVAL n UNIT` / `x - INTERVAL n UNIT` as SQLite's DATETIME(x, '+n units')."""
+    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
+        interval = node.expression
+        unit = (interval.text("unit") or "DAY").upper()
+        amount = interval.this.name if interval.this is not None else "0"
+        if unit == "WEEK":
+            unit, amount = "DAY", str(float(amount) * 7)
+        if unit in _INTERVAL_UNITS:
+            sign = "-" if isinstance(node, exp.Sub) else "+"
+            modifier = exp.Literal.string(f"{sign}{amount} {_INTERVAL_UNITS[unit]}")
+            return exp.Anonymous(this="DATETIME", expressions=[node.this, modifier])
+    return node
+
+
 def _to_sqlite(expression: exp.Expression, current: Callable[[], str]) -> list[str]:
     """The SQLite statements that do what the MySQL statement asks, tables qualified by database."""
-    expression = expression.copy()
+    expression = expression.copy().transform(_interval_arithmetic)
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     for table in expression.find_all(exp.Table):
         if isinstance(table.this, exp.Identifier) and not table.args.get("db") \
@@ -548,8 +590,34 @@ class _Session(Session):
         return await super()._show(expression)
 
 
+class _Refused(Exception):
+    """The handshake ended with an error packet already sent: close the connection."""
+
+
 class _Connection(Connection):
-    """mysql-mimic's connection, answering writes with their affected rows and last insert id."""
+    """mysql-mimic's connection, closing after a refused login or an unknown database (as MySQL does:
+    mysql-mimic would go on to read commands), and answering writes with their affected rows and last
+    insert id."""
+
+    _handshake = False
+    _refused = False
+
+    async def connection_phase(self) -> None:
+        self._handshake = True
+        try:
+            await super().connection_phase()
+        finally:
+            self._handshake = False
+        if self.session.username is None or self._refused:  # the 1045 or 1049 is written
+            raise _Refused("access denied or unknown database")
+
+    def ok(self, **kwargs) -> bytes:
+        """The login's OK, unless the database the client asked for does not exist: MySQL's 1049 then."""
+        database = self.session.database
+        if self._handshake and database and not self.session._endpoint.engine.has_database(database):
+            self._refused = True
+            return self.error(msg=f"Unknown database '{database}'", code=ER_BAD_DB)
+        return super().ok(**kwargs)
 
     async def handle_query(self, data: bytes) -> None:
         com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset,
@@ -642,7 +710,7 @@ class MySQLEndpoint:
             connection_id = await self._control.add(connection)
             connection.connection_id = connection_id
             await connection.start()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, _Refused):
             pass
         except Exception:
             log.debug("MySQL connection ended with an error", exc_info=True)

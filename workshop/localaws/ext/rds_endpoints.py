@@ -90,6 +90,7 @@ class _Want:
     user: str
     password: str
     failovers: float  # changes when a forced failover starts (rds_multiaz's marker)
+    standby_az: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -141,7 +142,8 @@ def _read_api() -> dict[tuple[str, str, str], _Want]:
             want = _Want(account, region, identifier, str(db.status), "replica" if db.is_replica else "primary",
                          source, db.db_instance_class or "", db.availability_zone or "", db.address, engine,
                          str(db.engine_version or ""), db.db_name, db.master_username or "", _password(db),
-                         db.__dict__.get("_workshop_rebooting_until", 0.0))
+                         db.__dict__.get("_workshop_rebooting_until", 0.0),
+                         getattr(db, "secondary_availability_zone", None))
             wants[want.key] = want
     return wants
 
@@ -241,7 +243,7 @@ class RdsEndpoints:
 
     def _publish(self, db: _Db) -> None:
         want = db.want
-        details = {"role": want.role, "az": want.az, "source": want.source if db.source is not None else None,
+        details = {"role": want.role, "az": want.az, "standby_az": want.standby_az, "source": want.source if db.source is not None else None,
                    "instance_class": want.instance_class, "engine": want.engine, "status": want.status,
                    "answering": db.endpoint.listening, "database": want.db_name}
         current = self.server.dataplane.find("db-instance", want.identifier)
@@ -269,6 +271,14 @@ class RdsEndpoints:
 
     async def _replicate(self, db: _Db) -> None:
         """Apply the source's writes `replica_lag_s` after each was committed, in order."""
+        try:
+            await self._replay(db)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("replication into %s stopped", db.want.identifier)
+
+    async def _replay(self, db: _Db) -> None:
         while True:
             await asyncio.sleep(0.05)
             source = db.source
