@@ -6,7 +6,8 @@ two-node Redis replication group (cache.m5.large), then measures
   one connection and four, through the capacity gate (2 vCPUs x 1,000 reads/s at scale 1),
   and against a bare `mysql_server.serve` endpoint without a gate (the protocol's own cost);
 - redis-py GET per second on one connection, and GETs per second in pipelines of 100;
-- the process's resident memory added per DB instance and per cache node (20 of each).
+- the process's resident memory added per DB instance and per cache node (50 of each, measured
+  first, after one of each has loaded the modules).
 
     .venv/bin/python benchmarks/data_endpoints.py
 """
@@ -118,29 +119,35 @@ def redis_figures(target, ec) -> None:
     print(f"redis-py: GET x1 conn {rate(get):,.0f}/s; pipelined GETs {rate(pipelined):,.0f}/s")
 
 
-def memory_figures(server, target, rds, ec, count: int = 20) -> None:
+def memory_figures(server, target, rds, ec, count: int = 50) -> None:
+    """Run first, in a fresh process: one DB instance and one group warm the modules up, then `count` more
+    of each are measured."""
     import gc
 
     def settle(predicate):
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not predicate():
             time.sleep(0.1)
         gc.collect()
         time.sleep(0.5)
 
-    settle(lambda: True)
+    rds.create_db_instance(DBInstanceIdentifier="warm", Engine="mysql", DBInstanceClass="db.t3.micro",
+                           MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20)
+    ec.create_replication_group(ReplicationGroupId="warm", ReplicationGroupDescription="m", Engine="redis",
+                                CacheNodeType="cache.t3.micro", NumCacheClusters=1)
+    settle(lambda: server.dataplane.of_kind("db-instance") and server.dataplane.of_kind("cache-node"))
     before = rss_mib()
     tag = uuid.uuid4().hex[:4]
     for i in range(count):
         rds.create_db_instance(DBInstanceIdentifier=f"m{tag}-{i}", Engine="mysql", DBInstanceClass="db.t3.micro",
                                MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20,
                                DBName="shop")
-    settle(lambda: len(server.dataplane.of_kind("db-instance")) >= count)
+    settle(lambda: len(server.dataplane.of_kind("db-instance")) >= count + 1)
     after_db = rss_mib()
     for i in range(count // 2):
         ec.create_replication_group(ReplicationGroupId=f"m{tag}-{i}", ReplicationGroupDescription="m", Engine="redis",
                                     CacheNodeType="cache.t3.micro", NumCacheClusters=2)
-    settle(lambda: len(server.dataplane.of_kind("cache-node")) >= count)
+    settle(lambda: len(server.dataplane.of_kind("cache-node")) >= count + 1)
     after_cache = rss_mib()
     print(f"RSS: +{(after_db - before) / count * 1024:,.0f} KiB per DB instance (API record, engine, listener), "
           f"+{(after_cache - after_db) / count * 1024:,.0f} KiB per cache node ({count} of each; "
@@ -153,10 +160,10 @@ def main() -> None:
         try:
             target = config.target(kind="local", endpoint=server.endpoint, home=home)
             rds, ec = aws.client("rds", target=target), aws.client("elasticache", target=target)
+            memory_figures(server, target, rds, ec)
             mysql_figures(target, rds)
             bare_mysql_figures(server)
             redis_figures(target, ec)
-            memory_figures(server, target, rds, ec)
         finally:
             server.stop()
 

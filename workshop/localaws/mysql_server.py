@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -59,6 +60,8 @@ from mysql_mimic.errors import SQLSTATES, MysqlError
 from mysql_mimic.stream import MysqlStream
 from sqlglot import errors as sqlglot_errors
 from sqlglot import exp
+from sqlglot.dialects import MySQL
+from sqlglot.dialects.dialect import Dialect
 
 log = logging.getLogger("workshop.localaws.mysql")
 # a learner's wrong SQL is answered to the learner as a MySQL error, not logged by the server
@@ -521,6 +524,17 @@ def _split_indexes(create: exp.Create) -> list[str]:
 
 
 # --- the wire ---------------------------------------------------------------------------
+#: SELECTs up to this long are kept parsed (256 of them, ~10 MB at most); other statements are parsed each time
+_PARSED_MAX_CHARS = 400
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(sql: str) -> tuple[exp.Expression, ...]:
+    """The statements of `sql` as mysql-mimic parses them (MySQL dialect); callers copy before use
+    (mysql-mimic's middlewares change the tree)."""
+    return tuple(e for e in Dialect.get_or_raise(MySQL).parse(sql) if e)
+
+
 _SELECT_ONE = re.compile(r"\s*SELECT\s+1\s*;?\s*", re.IGNORECASE)
 Admit = Callable[[str], Awaitable[None]]
 
@@ -560,6 +574,8 @@ class _Session(Session):
 
     def _parse(self, sql: str):
         try:
+            if len(sql) <= _PARSED_MAX_CHARS and sql.lstrip()[:6].upper() == "SELECT":
+                return [e.copy() for e in _parsed(sql)]  # a repeated query (an app's list): a copy, ~3x cheaper
             return super()._parse(sql)
         except sqlglot_errors.ParseError as exc:
             near = sql.strip()[:40]
