@@ -38,7 +38,12 @@ def address(aws_name: str, port: int, *, target: config.Target | None = None) ->
     from . import aws
     from .localaws import discover
 
-    listing = discover.endpoints(aws.endpoint(t)).get("endpoints", [])
+    endpoint_url = aws.endpoint(t)
+    listing = discover.endpoints(endpoint_url).get("endpoints", [])
+    if not listing and discover.health(endpoint_url) is None:
+        from .errors import LocalAWSDown
+
+        raise LocalAWSDown(endpoint_url)
     wanted = (aws_name or "").strip().lower().rstrip(".")
     for endpoint in listing:
         names = [n.lower().rstrip(".") for n in endpoint.get("names", [])]
