@@ -10,30 +10,36 @@ on a loopback port, serving one `Engine`:
   and INFORMATION_SCHEMA from a schema we describe). It runs on the data plane's one event
   loop, so twenty DB instances cost twenty listening sockets, not twenty processes;
 - the engine is **sqlite3** (Python's standard library), in memory: MySQL statements arrive
-  parsed by sqlglot (mysql-mimic parses them) and are transpiled to SQLite. One database per
-  DB instance, each MySQL database an attached SQLite schema.
+  parsed by sqlglot (mysql-mimic parses them; short SELECTs are kept parsed) and run on SQLite
+  as sent when SQLite reads them as MySQL would (`Engine._as_is`), else transpiled by sqlglot.
+  One database per DB instance, each MySQL database an attached SQLite schema.
 
-Why not the alternatives: a real `mysqld` (or MariaDB) per DB instance is 150-400 MB of RAM,
-seconds to start, a binary the kit cannot install with pip, and would need a container
-runtime; an embedded MySQL (`mysql-embedded`) is not maintained; DuckDB speaks no MySQL and
-is heavier per instance than sqlite; a hand-written wire protocol would repeat mysql-mimic.
-mysql-mimic + sqlite costs ~1 MB per DB instance and starts in milliseconds.
+Why not the alternatives: a real `mysqld` per DB instance is hundreds of MB (InnoDB's buffer
+pool alone defaults to 128 MB: MySQL 8.0 Reference Manual, "innodb_buffer_pool_size"), seconds
+to start, and a binary pip cannot install (a container runtime would be needed); MySQL's
+embedded server library, libmysqld, was removed in MySQL 8.0; a hand-written wire protocol
+would repeat mysql-mimic. mysql-mimic + sqlite costs ~40 KiB per empty DB instance (measured:
+`benchmarks/data_endpoints.py`) and starts in milliseconds.
 
 What learners and the course's web app use is supported: CREATE/DROP DATABASE, USE, SHOW
 DATABASES/TABLES/COLUMNS, DESCRIBE, CREATE TABLE (IF NOT EXISTS; AUTO_INCREMENT, PRIMARY
 KEY, UNIQUE; inline INDEX/KEY definitions are created as separate indexes), CREATE INDEX,
-DROP TABLE, TRUNCATE, INSERT (also INSERT IGNORE), REPLACE is not, SELECT with WHERE /
-JOIN / GROUP BY / ORDER BY / LIMIT, UPDATE, DELETE, COUNT and the usual functions, `SELECT 1`,
-`SELECT @@version`, `VERSION()`, `DATABASE()`, `LAST_INSERT_ID()`, and what PyMySQL and the
-`mysql` client send when they connect (SET NAMES, @@ variables, SELECT @@version_comment).
-Every statement commits on its own (BEGIN/COMMIT/ROLLBACK are accepted and do nothing).
-What the engine cannot run answers a MySQL error (1064 syntax, 1146 no such table, 1235
-not supported, ...), never a hang; a statement running longer than `STATEMENT_TIMEOUT_S`
-is interrupted with MySQL's error 3024 (the loop is shared with every other endpoint).
+DROP TABLE, TRUNCATE, INSERT (also INSERT IGNORE), SELECT with WHERE / JOIN / GROUP BY /
+ORDER BY / LIMIT, UPDATE, DELETE, COUNT and the usual functions, INTERVAL arithmetic and
+DATE_FORMAT/YEAR/UNIX_TIMESTAMP, `SELECT 1`, `SELECT @@version`, `VERSION()`, `DATABASE()`,
+`LAST_INSERT_ID()`, and what PyMySQL and the `mysql` client send when they connect (SET
+NAMES, @@ variables, SELECT @@version_comment). Every statement commits on its own
+(BEGIN/COMMIT/ROLLBACK are accepted and do nothing). What the engine cannot run (REPLACE,
+ON DUPLICATE KEY UPDATE, procedures, GRANT) answers a MySQL error (1064 syntax, 1146 no such
+table, 1235 not supported, ...), never a hang; a statement running longer than
+`STATEMENT_TIMEOUT_S` is interrupted with MySQL's error 3024 (the loop is shared with every
+other endpoint).
 
 This module relies on mysql-mimic 3.0.5's `Connection` and `MysqlStream` to accept a
-connection itself (`MySQLEndpoint._accept`), so it can count and drop connections and
-return affected rows and the last insert id.
+connection itself (`MySQLEndpoint._accept`), so it can count and drop connections, return
+affected rows and the last insert id, refuse an unknown database at login (1049), and close
+the connection after a refused login (mysql-mimic 3.0.5 writes the 1045 and then reads
+commands anyway).
 """
 
 from __future__ import annotations
