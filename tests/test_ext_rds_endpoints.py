@@ -318,3 +318,32 @@ def test_a_reboot_drops_sessions_and_a_new_master_password_takes_over(local, sub
     assert denied.value.args[0] == 1045
     with _connect(local, db, password="n3w-password") as again:
         assert _rows(again, "SELECT 1") == ((1,),)
+
+
+@pytest.mark.slow
+def test_stopping_the_local_aws_closes_every_database_and_cache_port(local, subnet_group, tmp_path):
+    """A local AWS's stop() closes its MySQL and Redis listeners: nothing it opened outlives it."""
+    import socket
+
+    from workshop.localaws.server import LocalAWS
+
+    _create(local, subnet_group)
+    aws.client("elasticache", target=local[1]).create_cache_cluster(
+        CacheClusterId=f"cc-{uuid.uuid4().hex[:6]}", Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1)
+    other = LocalAWS(port=0).start()  # moto's state is per process: it serves the same instances
+    ports = []
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (other.dataplane.of_kind("db-instance")
+                                                   and other.dataplane.of_kind("cache-node")):
+            time.sleep(0.1)
+        ports = [e.port for kind in ("db-instance", "cache-node") for e in other.dataplane.of_kind(kind)
+                 if e.details.get("answering", True)]
+        assert ports
+        for port in ports:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        other.stop()
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
