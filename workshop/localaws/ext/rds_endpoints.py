@@ -190,7 +190,8 @@ class RdsEndpoints:
     async def _apply(self, wants: dict, drop) -> dict:
         for key in [k for k in self._dbs if k not in wants]:
             await self._remove(key)
-        for key, want in wants.items():
+        # sources before their replicas (moto lists in creation order; a restart of the reconciler may not)
+        for key, want in sorted(wants.items(), key=lambda item: item[1].role == "replica"):
             db = self._dbs.get(key)
             if db is None:
                 db = await self._add(want)
