@@ -281,3 +281,22 @@ def test_overload_answers_503():
         assert 503 in statuses and 200 in statuses and set(statuses) <= {200, 503}
     finally:
         aws.stop()
+
+
+@pytest.mark.slow
+def test_a_box_with_its_own_database_keeps_it_while_stopped(aws, ec2):
+    """DB writer `localhost` (stages 1-2): the box's own MySQL stores messages; they survive stop/start."""
+    config = {"sessions": "memory", "db": {"writer": "localhost", "user": "sbs", "password": "pw", "database": "sbs"}}
+    instance_id = _run(ec2, config=config)["InstanceId"]
+    endpoint = _serving(aws, {"InstanceId": instance_id})
+    req = urllib.request.Request(endpoint.url + "/messages", data=b"text=day+one", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:  # follows the 303
+        assert "day one" in r.read().decode()
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert _wait(lambda: aws.dataplane.find("instance", instance_id) is None)
+    ec2.start_instances(InstanceIds=[instance_id])
+    again = _serving(aws, {"InstanceId": instance_id})
+    status, headers, body = _get(again.url, "/")
+    assert "day one" in body and headers["X-Data-Source"] == "writer"
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    assert _wait(lambda: all(k[2] != instance_id for k in aws.ec2_web.onbox))

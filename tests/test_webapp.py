@@ -186,8 +186,8 @@ def test_dynamodb_sessions_are_shared_between_instances():
                      AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
                      BillingMode="PAY_PER_REQUEST")
     config = {"sessions": {"dynamodb": "sbs-t-sessions"}, "db": None}
-    a = Served(config, instance_id="i-a", dynamodb=ddb)
-    b = Served(config, instance_id="i-b", az="us-east-1b", dynamodb=ddb)
+    a = Served(config, instance_id="i-a", aws_client={"dynamodb": ddb}.get)
+    b = Served(config, instance_id="i-b", az="us-east-1b", aws_client={"dynamodb": ddb}.get)
     m1, m2 = Served({"sessions": "memory"}, instance_id="i-m1"), Served({"sessions": "memory"}, instance_id="i-m2")
     try:
         status, headers, _ = a.get("/")
@@ -243,3 +243,33 @@ def test_shipped_app_unpacks_and_imports_without_the_kit(tmp_path):
     probe = ("import sys, webapp.__main__; from webapp import create_app; "
              "assert not any(m.startswith('workshop') for m in sys.modules), 'imports the kit'")
     subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, check=True, timeout=60)
+
+
+@mock_aws
+def test_password_from_the_rds_secret_and_the_database_is_created():
+    """With db.password_secret (RDS's managed master password), the app reads it from Secrets Manager, logs in to
+    a password-checking MySQL endpoint, creates the missing database and stores a message; a wrong one says so."""
+    from workshop.localaws.mysql_server import Engine, serve
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    good = sm.create_secret(Name="rds!db-1", SecretString=json.dumps({"username": "admin", "password": "Pw-123456"}))["ARN"]
+    bad = sm.create_secret(Name="rds!db-2", SecretString=json.dumps({"username": "admin", "password": "nope"}))["ARN"]
+    plane = DataPlane()
+    try:
+        endpoint = plane.run(serve(Engine(), user="admin", password="Pw-123456"))
+        plane.on_stop(endpoint.close)
+        names = _resolver({WRITER: ("127.0.0.1", endpoint.port)})
+        app = Served({"db": {"writer": WRITER, "password_secret": good, "database": "sbs"}}, resolve=names,
+                     aws_client={"secretsmanager": sm}.get)
+        wrong = Served({"db": {"writer": WRITER, "password_secret": bad, "database": "sbs"}}, resolve=names,
+                       aws_client={"secretsmanager": sm}.get)
+        try:
+            assert app.post("hello")[0] == 303
+            status, headers, body = app.get("/")
+            assert headers["X-Data-Source"] == "writer" and "hello" in body
+            assert "The database is unavailable: the writer" in wrong.get("/")[2]
+        finally:
+            app.stop()
+            wrong.stop()
+    finally:
+        plane.stop()

@@ -37,17 +37,30 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _boto3_client(config: dict):
+    def make(service: str):
+        import boto3  # on the instance: credentials from its instance profile, as boto3 finds them
+
+        return boto3.client(service, region_name=config.get("region") or "us-east-1")
+
+    return make
+
+
 def create_app(config: dict, *, instance_id: str, az: str, resolve=None, clock=_utcnow,
-               dynamodb=None, middlewares=()) -> web.Application:
+               aws_client=None, middlewares=()) -> web.Application:
     """The app for one instance. `config`: sessions, db, cache (see docs/local-web.md);
     `resolve(name, port) -> (host, port) | None` maps AWS names to addresses (default: as given);
-    `dynamodb`: a boto3 client for DynamoDB sessions; `middlewares`: e.g. the local AWS's CPU model."""
+    `aws_client(service)`: a boto3 client (DynamoDB sessions, the DB password's secret), default
+    boto3's for `config["region"]`; `middlewares`: e.g. the local AWS's CPU model."""
+    aws_client = aws_client or _boto3_client(config)
+    db = config.get("db")
     app = web.Application(middlewares=list(middlewares))
     app[CONFIG] = config
     app[STATE] = {
         "instance_id": instance_id, "az": az, "clock": clock,
-        "sessions": sessions.from_config(config, dynamodb),
-        "messages": data.Messages(config.get("db"), config.get("cache"), resolve or data.identity),
+        "sessions": sessions.from_config(config, aws_client),
+        "messages": data.Messages(db, config.get("cache"), resolve or data.identity,
+                                  aws_client("secretsmanager") if db and db.get("password_secret") else None),
         # PyMySQL, redis and boto3 block: a few threads per instance, so a slow query stalls no one else
         "pool": ThreadPoolExecutor(4, thread_name_prefix=f"webapp-{instance_id}"),
     }

@@ -45,19 +45,12 @@ class DynamoSessions:
         return int(out["Attributes"]["views"]["N"])
 
 
-def from_config(config: dict, dynamodb=None):
-    """The store `config["sessions"]` names: "memory" or {"dynamodb": "<table>"}.
-
-    `dynamodb` is a boto3 DynamoDB client; without one, one is made for `config["region"]`
-    (on an instance its credentials come from the instance profile, as boto3 finds them).
-    """
+def from_config(config: dict, aws_client):
+    """The store `config["sessions"]` names: "memory" or {"dynamodb": "<table>"};
+    `aws_client("dynamodb")` gives the boto3 client for the latter."""
     spec = config.get("sessions", "memory")
     if spec in (None, "memory"):
         return MemorySessions()
     if isinstance(spec, dict) and isinstance(spec.get("dynamodb"), str) and spec["dynamodb"]:
-        if dynamodb is None:
-            import boto3  # on the instance: the kit's client factory is not there
-
-            dynamodb = boto3.client("dynamodb", region_name=config.get("region") or "us-east-1")
-        return DynamoSessions(dynamodb, spec["dynamodb"])
+        return DynamoSessions(aws_client("dynamodb"), spec["dynamodb"])
     raise ValueError(f'config "sessions" must be "memory" or {{"dynamodb": "<table>"}}, not {spec!r}')

@@ -15,6 +15,10 @@ terminations (which bypass EC2's API). Stopping, terminating or losing the AZ cl
 listener and drops its connections (connection refused, not a hang); starting serves again,
 on the same port when it is free.
 
+An instance whose config names its DB writer `localhost` runs its own MySQL (stages 1-2:
+MariaDB on the box): a `mysql_server` endpoint on the instance's loop, not published (only
+the box reaches it), its data kept while the instance is stopped and gone when terminated.
+
 Each instance's CPU is `workshop.webapp.cpu.Cpu` (vCPUs x the data plane's scale slots);
 `AWS/EC2 CPUUtilization` comes from the slot time requests actually held (`_instance_metrics`).
 
@@ -46,6 +50,8 @@ RECONCILE_S = 0.2
 METRIC_INTERVAL_S = 10.0
 #: seconds an instance's in-flight requests get to finish when it stops (then they are dropped)
 SHUTDOWN_S = 0.25
+#: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
+ONBOX_NAMES = ("localhost", "127.0.0.1")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
@@ -94,8 +100,11 @@ class Fleet:
         self.ports: dict[tuple[str, str, str], int] = {}  # last port per instance, reused on start
         self.down_azs: set[str] = set()
         self._lock = threading.Lock()
-        self._dynamodb: dict[str, object] = {}
+        self._clients: dict[tuple[str, str], object] = {}
         self._configs: dict[tuple[str, int], dict | None] = {}
+        self._alive: set[tuple[str, str, str]] = set()
+        #: the database of a box that runs its own (stages 1-2): kept while stopped, gone when terminated
+        self.onbox: dict[tuple[str, str, str], object] = {}
         self.plane.on_stop(self._close_all)
 
     # --- what should serve ---------------------------------------------------------------
@@ -105,9 +114,11 @@ class Fleet:
 
         from ...webapp import userdata
 
-        out = {}
+        out, self._alive = {}, set()
         for account, region, backend in list(ec2_backends.iter_backends()):
             for instance in backend.all_instances():
+                if instance.state not in ("shutting-down", "terminated"):
+                    self._alive.add((account, region, instance.id))
                 if instance.state != "running" or instance.placement.zone in self.down_azs:
                     continue
                 config = self._config(instance, userdata.parse)
@@ -124,6 +135,8 @@ class Fleet:
                 return
             for key in [k for k in self.serving if k not in wanted]:
                 self._close(self.serving.pop(key))
+            for key in [k for k in self.onbox if k not in self._alive]:  # terminated: its disk is gone
+                self.onbox.pop(key).close()
             for key, (instance, config) in wanted.items():
                 if key not in self.serving:
                     try:
@@ -150,13 +163,24 @@ class Fleet:
         found = self.plane.by_host(name)
         return (found.host, found.port) if found is not None else None
 
-    def _dynamodb_client(self, region: str):
-        if region not in self._dynamodb:
-            from ... import aws, config
+    def aws_client(self, region: str):
+        """`service -> boto3 client` on this local AWS, for the app's DynamoDB sessions and DB secret."""
+        def make(service: str):
+            if (service, region) not in self._clients:
+                from ... import aws, config
 
-            target = config.target("local", region=region, endpoint=self.server.endpoint)
-            self._dynamodb[region] = aws.client("dynamodb", region, target=target)
-        return self._dynamodb[region]
+                target = config.target("local", region=region, endpoint=self.server.endpoint)
+                self._clients[(service, region)] = aws.client(service, region, target=target)
+            return self._clients[(service, region)]
+
+        return make
+
+    def _onbox_engine(self, key, db: dict):
+        from ..mysql_server import Engine
+
+        if key not in self.onbox:
+            self.onbox[key] = Engine(databases=(db["database"],) if db.get("database") else ())
+        return self.onbox[key]
 
     def _open(self, key, instance, config) -> Serving:
         from aiohttp import web
@@ -168,12 +192,28 @@ class Fleet:
         account, region, instance_id = key
         az, vcpus = instance.placement.zone, _vcpus(instance.instance_type)
         cpu = Cpu(vcpus, scale=lambda: self.plane.scale)
-        sessions = config.get("sessions")
-        dynamodb = self._dynamodb_client(region) if isinstance(sessions, dict) else None
-        app = create_app(config, instance_id=instance_id, az=az, resolve=self.resolve, dynamodb=dynamodb,
+        db = config.get("db") or {}
+        onbox = self._onbox_engine(key, db) if db.get("writer") in ONBOX_NAMES else None
+        local_db: dict = {}
+
+        def resolve(name, port):
+            if name in ONBOX_NAMES:
+                return ("127.0.0.1", local_db["endpoint"].port) if "endpoint" in local_db else None
+            return self.resolve(name, port)
+
+        app = create_app(config, instance_id=instance_id, az=az, resolve=resolve, aws_client=self.aws_client(region),
                          middlewares=[cpu.middleware()])
+        if onbox is not None:
+            async def close_db(app):
+                await local_db["endpoint"].close()
+
+            app.on_cleanup.append(close_db)
 
         async def start():
+            if onbox is not None:
+                from ..mysql_server import serve
+
+                local_db["endpoint"] = await serve(onbox, user=db.get("user", "admin"), password=db.get("password") or "")
             runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_S)
             await runner.setup()
             for port in (self.ports.get(key, 0), 0):
