@@ -24,19 +24,6 @@ MAX_REPLICAS = 15
 MAX_WEB_INSTANCES = 20  # kit limit: a room of laptops on one local AWS
 RECORD_TTL = 60
 
-#: what a stage-5 web instance runs: the app, told where to write and where to read
-USER_DATA = """#!/bin/bash
-# Stage 5: web tier only; the app writes to the primary and reads from the replicas
-dnf install -y nginx php-fpm php-mysqlnd
-cat > /etc/php-fpm.d/db.conf <<'CONF'
-[www]
-env[DB_WRITER] = {writer}
-env[DB_READER] = {reader}
-CONF
-systemctl enable --now php-fpm nginx
-"""
-
-
 def validate(web_instances, read_replicas) -> tuple[int, int]:
     """Both counts, checked before anything is created."""
     if not isinstance(web_instances, int) or isinstance(web_instances, bool) or web_instances < 2 \
@@ -99,7 +86,11 @@ def web_template(ctx) -> dict:
 
 
 def user_data(ctx) -> str:
-    return USER_DATA.format(writer=writer_name(ctx), reader=reader_name(ctx))
+    """What a stage-5 web instance runs: the app (workshop/webapp), writing to the primary's name and
+    reading from the replicas' name."""
+    return webtier.app_user_data(ctx, "users > 100,000: writes to the primary, reads from the replicas",
+                                 writer_name(ctx), reader_name(ctx),
+                                 secret_arn=webtier.db_secret_arn(s03_web_and_database.find_db(ctx)))
 
 
 def ensure_web(ctx, web_instances: int = WEB_INSTANCES) -> list[str]:

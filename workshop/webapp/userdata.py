@@ -37,7 +37,7 @@ _TEMPLATE = """#!/bin/bash
 set -euo pipefail
 dnf install -y python3-pip
 pip3 install {packages}
-mkdir -p /opt/sbs /etc/sbs
+{setup}mkdir -p /opt/sbs /etc/sbs
 cat > {config_path} <<'{marker}'
 {config}
 {marker}
@@ -88,10 +88,12 @@ def _code() -> str:
     return "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
 
 
-def build(config: dict, title: str = "") -> str:
-    """The user data for an instance serving the app with `config` (BadInput past 16 KB)."""
+def build(config: dict, title: str = "", setup: tuple[str, ...] = ()) -> str:
+    """The user data for an instance serving the app with `config` (BadInput past 16 KB); `setup`:
+    shell lines run before the app starts (stage 1's MariaDB on the box)."""
     config = validate(config)
     script = _TEMPLATE.format(title=f" ({title})" if title else "", port=int(config.get("port", 80)),
+                              setup="".join(f"{line}\n" for line in setup),
                               packages=PACKAGES, config_path=CONFIG_PATH, marker=MARKER,
                               config=json.dumps(config, indent=1, sort_keys=True), code=_code())
     if len(script.encode()) > MAX_BYTES:
