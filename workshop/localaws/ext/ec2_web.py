@@ -245,8 +245,8 @@ class Fleet:
             log.exception("instance %s did not close cleanly", serving.key[2])
 
     async def _close_all(self) -> None:
-        with self._lock:
-            left, self.serving = list(self.serving.values()), {}
+        # no lock: a reconcile holding it may be waiting on this very loop (the server's workers stop first)
+        left, self.serving = list(self.serving.values()), {}
         for serving in left:
             self.plane.withdraw("instance", serving.key[2])
             await serving.runner.cleanup()
