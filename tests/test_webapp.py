@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.parse
 from datetime import datetime, timezone
 
@@ -195,11 +196,21 @@ def test_dynamodb_sessions_are_shared_between_instances():
         assert json.loads(b.get("/whoami", sid)[2]) == {"instance_id": "i-b", "az": "us-east-1b", "session_views": 2}
         item = ddb.get_item(TableName="sbs-t-sessions", Key={"session_id": {"S": sid}})["Item"]
         assert item["views"]["N"] == "2"
+        assert 0 < int(item["expires_at"]["N"]) - time.time() <= 24 * 3600  # the table's TTL attribute, a day ahead
         sid = _cookie(m1.get("/")[1])
         assert json.loads(m2.get("/whoami", sid)[2])["session_views"] == 1
     finally:
         for app in (a, b, m1, m2):
             app.stop()
+
+
+def test_memory_sessions_are_bounded_least_recent_first():
+    """Past the limit the least recently seen session is dropped; a recent one keeps counting."""
+    from workshop.webapp.sessions import MemorySessions
+
+    store = MemorySessions(limit=2)
+    assert [store.visit(s) for s in ("a", "b", "a", "c")] == [1, 1, 2, 1]
+    assert store.visit("a") == 3 and store.visit("b") == 1  # b was dropped when c came
 
 
 @pytest.mark.parametrize("sessions", ["redis", {"dynamo": "t"}, {"dynamodb": ""}])
