@@ -300,3 +300,41 @@ def test_a_box_with_its_own_database_keeps_it_while_stopped(aws, ec2):
     assert "day one" in body and headers["X-Data-Source"] == "writer"
     ec2.terminate_instances(InstanceIds=[instance_id])
     assert _wait(lambda: all(k[2] != instance_id for k in aws.ec2_web.onbox))
+
+
+@pytest.mark.slow
+def test_new_user_data_while_stopped_reconfigures_the_app(aws, ec2):
+    """Stop, modify the user data (refused while running, as on AWS), start: the instance serves the new config."""
+    instance_id = _run(ec2)["InstanceId"]
+    _serving(aws, {"InstanceId": instance_id})
+    new = userdata.build({"sessions": "memory", "db": {"writer": "sbs-t-db.x.us-east-1.rds.amazonaws.com"}})
+    with pytest.raises(ec2.exceptions.ClientError, match="IncorrectInstanceState"):
+        ec2.modify_instance_attribute(InstanceId=instance_id, UserData={"Value": new.encode()})
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert _wait(lambda: aws.dataplane.find("instance", instance_id) is None)
+    ec2.modify_instance_attribute(InstanceId=instance_id, UserData={"Value": new.encode()})
+    ec2.start_instances(InstanceIds=[instance_id])
+    body = _get(_serving(aws, {"InstanceId": instance_id}).url, "/")[2]
+    assert "the writer sbs-t-db.x.us-east-1.rds.amazonaws.com:3306 does not answer" in body
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+@pytest.mark.slow
+def test_a_quick_stop_and_start_with_a_new_type_serves_with_the_new_cpu(aws, ec2):
+    """Stop, change the type, start within one reconcile round (as moto's instant states allow): the
+    instance serves again with the new type's vCPUs."""
+    instance_id = _run(ec2, "t2.micro")["InstanceId"]
+    assert _serving(aws, {"InstanceId": instance_id}).details["vcpus"] == 1
+    aws.ec2_web._lock.acquire()  # hold the reconcile loop so the whole change happens between two rounds
+    try:
+        ec2.stop_instances(InstanceIds=[instance_id])
+        ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": "c4.xlarge"})
+        ec2.start_instances(InstanceIds=[instance_id])
+    finally:
+        aws.ec2_web._lock.release()
+    def four_vcpus():
+        endpoint = aws.dataplane.find("instance", instance_id)
+        return endpoint is not None and endpoint.details["vcpus"] == 4
+
+    assert _wait(four_vcpus)
+    ec2.terminate_instances(InstanceIds=[instance_id])

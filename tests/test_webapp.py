@@ -221,13 +221,15 @@ def test_bad_session_config_is_refused(sessions):
 
 
 def test_user_data_round_trips_and_fits():
-    """build() embeds the config and the app within 16 KB; parse() reads it back, from text, bytes or base64."""
+    """build() embeds the config and the app within 16 KB, run at every boot; parse() reads it back, from text,
+    bytes or base64."""
     import base64
 
     config = {"sessions": "memory", "db": {"writer": WRITER, "reader": READER}, "cache": None}
     script = userdata.build(config, title="stage 5")
-    assert script.startswith("#!/bin/bash") and len(script.encode()) <= userdata.MAX_BYTES
-    assert "systemctl enable --now sbs-webapp" in script and "pip3 install aiohttp pymysql redis boto3" in script
+    assert script.startswith("Content-Type: multipart/mixed") and len(script.encode()) <= userdata.MAX_BYTES
+    assert "- [scripts-user, always]" in script and "\n#!/bin/bash\n" in script  # runs at every boot
+    assert "systemctl restart sbs-webapp" in script and "pip3 install aiohttp pymysql redis boto3" in script
     assert userdata.parse(script) == config
     assert userdata.parse(script.encode()) == config
     assert userdata.parse(base64.b64encode(script.encode()).decode()) == config

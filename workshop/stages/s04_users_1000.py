@@ -15,22 +15,16 @@ from botocore.exceptions import ClientError
 
 from .. import bill, topology, waits
 from ..architecture import Architecture, Edge, Node
-from ..errors import WorkshopError
 from ..exercises import Exercise
-from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database, webtier
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database
 
 AZ_COUNT = 2
 WEB_TYPE = s03_web_and_database.WEB_TYPE
 
 
-def web_user_data(ctx, endpoint: str | None = None) -> str:
-    """The web app (workshop/webapp) told the RDS endpoint and where its master password is: web only, no DB on the box."""
-    db = s03_web_and_database.find_db(ctx)
-    endpoint = endpoint or (db or {}).get("Endpoint", {}).get("Address")
-    if not endpoint:
-        raise WorkshopError(f"no RDS instance {ctx.name('db')}: stage 3 creates it; run ws.build_previous()")
-    return webtier.app_user_data(ctx, "users > 1,000: web only, the database on RDS", endpoint,
-                                 secret_arn=webtier.db_secret_arn(db))
+def web_user_data(ctx) -> str:
+    """What a web instance runs from stage 3 on: the app told the RDS endpoint (see s03_web_and_database)."""
+    return s03_web_and_database.web_user_data(ctx)
 
 
 def find_load_balancer(ctx) -> dict | None:
@@ -56,7 +50,7 @@ def ensure_web_instance(ctx, suffix: str, subnet_id: str, web_sg: str, instance_
     if instance is None:
         instance = infra.client(ctx, "ec2").run_instances(
             ImageId=infra.latest_ami(ctx), InstanceType=instance_type, MinCount=1, MaxCount=1,
-            SubnetId=subnet_id, SecurityGroupIds=[web_sg], UserData=web_user_data(ctx, endpoint),
+            SubnetId=subnet_id, SecurityGroupIds=[web_sg], UserData=web_user_data(ctx),
             TagSpecifications=[{"ResourceType": "instance", "Tags": ctx.tag_list() + [
                 {"Key": "Name", "Value": ctx.name(suffix)}, {"Key": infra.ROLE_KEY, "Value": "web"},
                 {"Key": s03_web_and_database.ENDPOINT_TAG, "Value": endpoint}]}],

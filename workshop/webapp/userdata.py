@@ -3,7 +3,12 @@
 `build(config)` gives a bash script for Amazon Linux 2023: install Python's pip and the app's
 libraries, write the config to /etc/sbs/webapp.json, unpack the app (a gzipped tar, base64,
 embedded: it fits AWS's 16 KB user-data limit, Amazon EC2 User Guide, "Run commands on your
-Linux instance at launch"), and start it with systemd on port 80. `parse(user_data)` reads the
+Linux instance at launch"), and (re)start it with systemd on port 80. The script is wrapped in
+a MIME multipart whose cloud-config part makes cloud-init run it at every boot, not only the
+first (`cloud_final_modules: [scripts-user, always]`; AWS re:Post Knowledge Center, "How can I
+utilize user data to automatically run a script with every restart of my Amazon EC2 Linux
+instance?"): a stage that changes the config (stage 3 points the app at RDS) stops the
+instance, modifies its user data, and starts it. `parse(user_data)` reads the
 config back; the local AWS serves an instance whose user data carries one (see docs/local-web.md).
 
 The config (`validate` checks it): `sessions` "memory" or {"dynamodb": table}; `db` null or
@@ -32,6 +37,27 @@ SHIPPED = ("__init__.py", "__main__.py", "app.py", "data.py", "sessions.py")
 PACKAGES = "aiohttp pymysql redis boto3"
 
 _HERE = Path(__file__).parent
+_MIME = """Content-Type: multipart/mixed; boundary="//"
+MIME-Version: 1.0
+
+--//
+Content-Type: text/cloud-config; charset="us-ascii"
+MIME-Version: 1.0
+Content-Transfer-Encoding: 7bit
+Content-Disposition: attachment; filename="cloud-config.txt"
+
+#cloud-config
+cloud_final_modules:
+- [scripts-user, always]
+
+--//
+Content-Type: text/x-shellscript; charset="us-ascii"
+MIME-Version: 1.0
+Content-Transfer-Encoding: 7bit
+Content-Disposition: attachment; filename="userdata.txt"
+
+{script}--//--
+"""
 _TEMPLATE = """#!/bin/bash
 # Scale, baby, scale! web app{title}: installs the app and starts it with systemd (port {port})
 set -euo pipefail
@@ -57,7 +83,8 @@ Restart=always
 WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
-systemctl enable --now sbs-webapp
+systemctl enable sbs-webapp
+systemctl restart sbs-webapp
 """
 
 
@@ -92,10 +119,10 @@ def build(config: dict, title: str = "", setup: tuple[str, ...] = ()) -> str:
     """The user data for an instance serving the app with `config` (BadInput past 16 KB); `setup`:
     shell lines run before the app starts (stage 1's MariaDB on the box)."""
     config = validate(config)
-    script = _TEMPLATE.format(title=f" ({title})" if title else "", port=int(config.get("port", 80)),
+    script = _MIME.format(script=_TEMPLATE.format(title=f" ({title})" if title else "", port=int(config.get("port", 80)),
                               setup="".join(f"{line}\n" for line in setup),
                               packages=PACKAGES, config_path=CONFIG_PATH, marker=MARKER,
-                              config=json.dumps(config, indent=1, sort_keys=True), code=_code())
+                              config=json.dumps(config, indent=1, sort_keys=True), code=_code()))
     if len(script.encode()) > MAX_BYTES:
         raise BadInput(f"the web app's user data is {len(script.encode()):,} bytes, past AWS's {MAX_BYTES:,}: "
                        "shrink the app or fetch it from S3 in the script")

@@ -65,6 +65,7 @@ class Serving:
     cpu: object
     endpoint: object
     opened: float = field(default_factory=time.monotonic)
+    signature: tuple = ()
     sampled_busy: float = 0.0
     sampled_at: float = field(default_factory=time.monotonic)
 
@@ -90,6 +91,32 @@ def _group_name(instance) -> str | None:
     return None
 
 
+def _raw_user_data(instance):
+    raw = instance.user_data
+    return raw[0] if isinstance(raw, list) and raw else raw
+
+
+def _signature(instance) -> tuple:
+    """What, changed, makes an instance serve anew: a start since it opened, its type, its user data."""
+    raw = _raw_user_data(instance)
+    return (getattr(instance, "_workshop_boots", 0), instance.instance_type, getattr(raw, "_encoded_string", raw))
+
+
+def _counting_starts(original):
+    def start(self, *args, **kwargs):
+        self._workshop_boots = getattr(self, "_workshop_boots", 0) + 1
+        return original(self, *args, **kwargs)
+
+    return start
+
+
+def patches(moto) -> None:
+    """Count each instance's starts, so a stop and start between two reconcile rounds is seen."""
+    from moto.ec2.models.instances import Instance
+
+    Instance.start = _counting_starts(Instance.start)
+
+
 class Fleet:
     """The instances of one local AWS that serve the app."""
 
@@ -101,15 +128,15 @@ class Fleet:
         self.down_azs: set[str] = set()
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], object] = {}
-        self._configs: dict[tuple[str, int], dict | None] = {}
+        self._configs: dict[tuple[str, object], dict | None] = {}
         self._alive: set[tuple[str, str, str]] = set()
         #: the database of a box that runs its own (stages 1-2): kept while stopped, gone when terminated
         self.onbox: dict[tuple[str, str, str], object] = {}
         self.plane.on_stop(self._close_all)
 
     # --- what should serve ---------------------------------------------------------------
-    def wanted(self) -> dict[tuple[str, str, str], tuple[object, dict]]:
-        """(account, region, id) -> (moto instance, app config) for every instance that should answer."""
+    def wanted(self) -> dict[tuple[str, str, str], tuple[object, dict, tuple]]:
+        """(account, region, id) -> (moto instance, app config, signature) for every instance that should answer."""
         from moto.ec2.models import ec2_backends
 
         from ...webapp import userdata
@@ -123,7 +150,7 @@ class Fleet:
                     continue
                 config = self._config(instance, userdata.parse)
                 if config is not None:
-                    out[(account, region, instance.id)] = (instance, config)
+                    out[(account, region, instance.id)] = (instance, config, _signature(instance))
         return out
 
     def reconcile(self) -> None:
@@ -133,21 +160,24 @@ class Fleet:
                 wanted = self.wanted()
             except RuntimeError:  # moto's dicts changed while we read them: next round
                 return
-            for key in [k for k in self.serving if k not in wanted]:
+            # gone, or restarted since it opened (a stop and start quicker than one round: a new
+            # type or new user data, as stages 2 and 3 do): close, and open again below
+            for key in [k for k, v in self.serving.items() if k not in wanted or wanted[k][2] != v.signature]:
                 self._close(self.serving.pop(key))
             for key in [k for k in self.onbox if k not in self._alive]:  # terminated: its disk is gone
                 self.onbox.pop(key).close()
-            for key, (instance, config) in wanted.items():
+            for key, (instance, config, signature) in wanted.items():
                 if key not in self.serving:
                     try:
                         self.serving[key] = self._open(key, instance, config)
+                        self.serving[key].signature = signature
                     except Exception:
                         log.exception("instance %s could not start serving", key[2])
 
     def _config(self, instance, parse) -> dict | None:
         """The app config in an instance's user data (cached per user-data value), or None."""
-        raw = instance.user_data[0] if isinstance(instance.user_data, list) and instance.user_data else instance.user_data
-        key = (instance.id, id(raw))
+        raw = _raw_user_data(instance)
+        key = (instance.id, getattr(raw, "_encoded_string", raw))
         if key not in self._configs:
             text = raw if raw is None or isinstance(raw, (str, bytes)) else raw.decode()  # moto's Base64EncodedString
             try:
