@@ -93,10 +93,19 @@ def user_data(ctx) -> str:
                                  secret_arn=webtier.db_secret_arn(s03_web_and_database.find_db(ctx)))
 
 
+def reconfigure_first_two(ctx) -> None:
+    """Stage 4's web-a and web-b get stage 5's app config (reads from the replicas), one at a time: stop,
+    new user data, start (a no-op when they have it)."""
+    for instance in webtier.find_named(ctx, ["web-a", "web-b"]).values():
+        infra.resize(ctx, instance["InstanceId"], instance["InstanceType"], user_data=user_data(ctx))
+
+
 def ensure_web(ctx, web_instances: int = WEB_INSTANCES) -> list[str]:
-    """Launch the missing web instances, register every one in the target group; their ids."""
+    """Give web-a and web-b stage 5's config, launch the missing web instances, register every one in
+    the target group; their ids."""
     ec2 = infra.client(ctx, "ec2")
     template = web_template(ctx)
+    reconfigure_first_two(ctx)
     for name, subnet_id in missing_web(ctx, web_instances):
         ec2.run_instances(MinCount=1, MaxCount=1, SubnetId=subnet_id, UserData=user_data(ctx),
                           TagSpecifications=infra.tag_spec(ctx, "instance", name, role=webtier.WEB_ROLE), **template)
