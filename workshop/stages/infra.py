@@ -248,10 +248,14 @@ def ensure_running(ctx, instance: dict) -> None:
 
 def resize(ctx, instance_id: str, new_type: str, user_data: str | None = None) -> None:
     """Stop, change the type (and, if given, the user data), start: the only way AWS changes either
-    (EC2 User Guide, "Change the instance type" and "Modify instance user data": the instance must be stopped)."""
+    (EC2 User Guide, "Change the instance type" and "Modify instance user data": the instance must be stopped).
+
+    User data carrying the web app's config from an earlier stage than the instance's own is not
+    applied: a later stage's `build_previous()` re-runs stage 3's build, which must not undo stage 5's."""
     ec2 = client(ctx, "ec2")
     current = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    same_data = user_data is None or current_user_data(ctx, instance_id) == user_data
+    have = current_user_data(ctx, instance_id) if user_data is not None else None
+    same_data = user_data is None or have == user_data or _app_stage(user_data) < _app_stage(have)
     if current["InstanceType"] == new_type and same_data:
         ensure_running(ctx, current)
         return
@@ -264,6 +268,18 @@ def resize(ctx, instance_id: str, new_type: str, user_data: str | None = None) -
         ec2.modify_instance_attribute(InstanceId=instance_id, UserData={"Value": user_data.encode()})
     ec2.start_instances(InstanceIds=[instance_id])
     wait_running(ctx, instance_id, instance_id)
+
+
+def _app_stage(user_data: str | None) -> int:
+    """The stage whose web-app config `user_data` carries (0: none, or not the app's)."""
+    from ..errors import BadInput
+    from ..webapp import userdata
+
+    try:
+        config = userdata.parse(user_data)
+    except BadInput:
+        return 0
+    return int((config or {}).get("stage") or 0)
 
 
 def current_user_data(ctx, instance_id: str) -> str | None:

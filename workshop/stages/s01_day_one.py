@@ -30,7 +30,7 @@ MARIADB_SETUP = (
     "IDENTIFIED BY 'day-one-local'; GRANT ALL ON sbs.* TO 'sbs'@'localhost'\"",
 )
 #: what the day-1 box runs: the web app and its database on one instance (workshop/webapp)
-USER_DATA = userdata.build({"sessions": "memory", "db": DAY_ONE_DB, "cache": None},
+USER_DATA = userdata.build({"stage": 1, "sessions": "memory", "db": DAY_ONE_DB, "cache": None},
                            title="day 1: the whole stack on one box", setup=MARIADB_SETUP)
 
 

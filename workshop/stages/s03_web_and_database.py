@@ -66,7 +66,7 @@ def web_user_data(ctx, db: dict | None = None) -> str:
     endpoint = (db or {}).get("Endpoint", {}).get("Address")
     if not endpoint:
         raise WorkshopError(f"no RDS instance {ctx.name('db')} with an endpoint yet: create it (stage 3) first")
-    return webtier.app_user_data(ctx, "web and database apart: the database on RDS", endpoint,
+    return webtier.app_user_data(ctx, 3, "web and database apart: the database on RDS", endpoint,
                                  secret_arn=webtier.db_secret_arn(db))
 
 

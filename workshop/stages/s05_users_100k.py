@@ -88,7 +88,7 @@ def web_template(ctx) -> dict:
 def user_data(ctx) -> str:
     """What a stage-5 web instance runs: the app (workshop/webapp), writing to the primary's name and
     reading from the replicas' name."""
-    return webtier.app_user_data(ctx, "users > 100,000: writes to the primary, reads from the replicas",
+    return webtier.app_user_data(ctx, 5, "users > 100,000: writes to the primary, reads from the replicas",
                                  writer_name(ctx), reader_name(ctx),
                                  secret_arn=webtier.db_secret_arn(s03_web_and_database.find_db(ctx)))
 

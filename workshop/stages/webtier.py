@@ -19,12 +19,14 @@ WEB_ROLE = "web"
 APP_DATABASE = "sbs"
 
 
-def app_user_data(ctx, title: str, writer: str, reader: str | None = None, secret_arn: str | None = None) -> str:
+def app_user_data(ctx, stage: int, title: str, writer: str, reader: str | None = None,
+                  secret_arn: str | None = None) -> str:
     """User data that installs the course's web app (workshop/webapp) with its DB endpoints: `writer`
-    (and `reader` from stage 5) as RDS or Route 53 names, the master password from RDS's managed secret."""
+    (and `reader` from stage 5) as RDS or Route 53 names, the master password from RDS's managed secret.
+    The config names the `stage` it is from (`infra.resize` never puts an earlier stage's back)."""
     from ..webapp import userdata
 
-    return userdata.build({"sessions": "memory", "region": ctx.region, "cache": None,
+    return userdata.build({"stage": stage, "sessions": "memory", "region": ctx.region, "cache": None,
                            "db": {"writer": writer, "reader": reader, "port": 3306, "user": "admin",
                                   "password_secret": secret_arn, "database": APP_DATABASE}}, title=title)
 
