@@ -286,3 +286,24 @@ def test_password_from_the_rds_secret_and_the_database_is_created():
             wrong.stop()
     finally:
         plane.stop()
+
+
+def test_a_slow_database_does_not_stall_other_requests():
+    """While a page waits 1 s on the database (in the app's threads), /health still answers at once."""
+    import threading
+
+    def slow(name, port):
+        time.sleep(1.0)
+        return None
+
+    app = Served({"db": {"writer": WRITER}}, resolve=slow)
+    try:
+        page = threading.Thread(target=app.get, args=("/",))
+        page.start()
+        time.sleep(0.1)
+        began = time.monotonic()
+        assert app.get("/health")[0::2] == (200, "ok")
+        assert time.monotonic() - began < 0.5
+        page.join()
+    finally:
+        app.stop()
