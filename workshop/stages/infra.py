@@ -246,19 +246,49 @@ def ensure_running(ctx, instance: dict) -> None:
         wait_running(ctx, instance["InstanceId"], instance["InstanceId"])
 
 
-def resize(ctx, instance_id: str, new_type: str) -> None:
-    """Stop, change the type, start: the only way AWS changes an instance's size."""
+def resize(ctx, instance_id: str, new_type: str, user_data: str | None = None) -> None:
+    """Stop, change the type (and, if given, the user data), start: the only way AWS changes either
+    (EC2 User Guide, "Change the instance type" and "Modify instance user data": the instance must be stopped).
+
+    User data carrying the web app's config from an earlier stage than the instance's own is not
+    applied: a later stage's `build_previous()` re-runs stage 3's build, which must not undo stage 5's."""
     ec2 = client(ctx, "ec2")
     current = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    if current["InstanceType"] == new_type:
+    have = current_user_data(ctx, instance_id) if user_data is not None else None
+    same_data = user_data is None or have == user_data or _app_stage(user_data) < _app_stage(have)
+    if current["InstanceType"] == new_type and same_data:
         ensure_running(ctx, current)
         return
     if current["State"]["Name"] != "stopped":
         ec2.stop_instances(InstanceIds=[instance_id])
         wait_stopped(ctx, instance_id, instance_id)
-    ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": new_type})
+    if current["InstanceType"] != new_type:
+        ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": new_type})
+    if not same_data:  # boto3 base64-encodes the value
+        ec2.modify_instance_attribute(InstanceId=instance_id, UserData={"Value": user_data.encode()})
     ec2.start_instances(InstanceIds=[instance_id])
     wait_running(ctx, instance_id, instance_id)
+
+
+def _app_stage(user_data: str | None) -> int:
+    """The stage whose web-app config `user_data` carries (0: none, or not the app's)."""
+    from ..errors import BadInput
+    from ..webapp import userdata
+
+    try:
+        config = userdata.parse(user_data)
+    except BadInput:
+        return 0
+    return int((config or {}).get("stage") or 0)
+
+
+def current_user_data(ctx, instance_id: str) -> str | None:
+    """An instance's user data as text (EC2 answers it base64-encoded), or None."""
+    import base64
+
+    value = client(ctx, "ec2").describe_instance_attribute(
+        InstanceId=instance_id, Attribute="userData").get("UserData", {}).get("Value")
+    return base64.b64decode(value).decode("utf-8", "replace") if value else None
 
 
 # --- Elastic IP and DNS --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..exercises import Exercise
+from ..webapp import userdata
 from . import Band, Check, CheckResult, Stage, dns, infra, register
 
 #: a documentation address (RFC 5737): replace it with your own address/32
@@ -20,13 +21,17 @@ INSTANCE_TYPE = "t2.micro"  # the talk's day-1 box (slide 4)
 WEB_PORTS = (80, 443)
 SG_DESCRIPTION = "web tier: HTTP/HTTPS from anywhere, SSH from the admin CIDR"
 
-#: what the day-1 box runs: web server, application runtime and database on one instance
-USER_DATA = """#!/bin/bash
-# Day 1: the whole stack on one box (web server, app runtime, database)
-dnf install -y nginx php-fpm php-mysqlnd mariadb105-server
-systemctl enable --now mariadb php-fpm nginx
-echo '<?php echo "Hello from day 1: " . gethostname();' > /usr/share/nginx/html/index.php
-"""
+#: the day-1 box's own database: MariaDB on the instance, its app user reachable only from the box
+DAY_ONE_DB = {"writer": "localhost", "port": 3306, "user": "sbs", "password": "day-one-local", "database": "sbs"}
+MARIADB_SETUP = (
+    "dnf install -y mariadb105-server",
+    "systemctl enable --now mariadb",
+    "mysql -e \"CREATE DATABASE IF NOT EXISTS sbs; CREATE USER IF NOT EXISTS 'sbs'@'localhost' "
+    "IDENTIFIED BY 'day-one-local'; GRANT ALL ON sbs.* TO 'sbs'@'localhost'\"",
+)
+#: what the day-1 box runs: the web app and its database on one instance (workshop/webapp)
+USER_DATA = userdata.build({"stage": 1, "sessions": "memory", "db": DAY_ONE_DB, "cache": None},
+                           title="day 1: the whole stack on one box", setup=MARIADB_SETUP)
 
 
 def web_ingress(ssh_cidr: str) -> list[dict]:

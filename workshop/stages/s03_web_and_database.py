@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
-from ..errors import BadInput
+from ..errors import BadInput, WorkshopError
 from ..exercises import Exercise
 from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
 
@@ -62,6 +62,18 @@ def find_db_subnet_group(ctx) -> dict | None:
         raise
 
 
+def web_user_data(ctx, db: dict | None = None) -> str:
+    """The web app (workshop/webapp) told the RDS endpoint and where its master password is: web only, no DB on the box."""
+    from . import webtier
+
+    db = db or find_db(ctx)
+    endpoint = (db or {}).get("Endpoint", {}).get("Address")
+    if not endpoint:
+        raise WorkshopError(f"no RDS instance {ctx.name('db')} with an endpoint yet: create it (stage 3) first")
+    return webtier.app_user_data(ctx, 3, "web and database apart: the database on RDS", endpoint,
+                                 secret_arn=webtier.db_secret_arn(db))
+
+
 def ensure_private_subnets(ctx, vpc_id: str, azs: list[str]) -> list[str]:
     return [infra.ensure_subnet(ctx, vpc_id, "private", i, az) for i, az in enumerate(azs[:2])]
 
@@ -93,8 +105,8 @@ def build(ctx, db_instance_class: str = DB_CLASS, web_type: str = WEB_TYPE) -> d
 
     db = waits.waiter(rds, "db_instance_available", f"RDS MySQL {ctx.name('db')}", typical_s=600,
                       DBInstanceIdentifier=ctx.name("db"))["DBInstances"][0]
-    infra.resize(ctx, web["InstanceId"], web_type)
     endpoint = db["Endpoint"]["Address"]
+    infra.resize(ctx, web["InstanceId"], web_type, user_data=web_user_data(ctx, db))
     infra.client(ctx, "ec2").create_tags(Resources=[web["InstanceId"]], Tags=[
         {"Key": infra.ROLE_KEY, "Value": "web"}, {"Key": ENDPOINT_TAG, "Value": endpoint}])
     return {"db": ctx.name("db"), "endpoint": endpoint, "db_sg": db_sg, "private_subnets": private}

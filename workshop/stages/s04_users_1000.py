@@ -20,11 +20,11 @@ from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03
 
 AZ_COUNT = 2
 WEB_TYPE = s03_web_and_database.WEB_TYPE
-WEB_USER_DATA = """#!/bin/bash
-# Users > 1,000: a web server only; the database endpoint comes from the instance's tags
-dnf install -y nginx php-fpm php-mysqlnd
-systemctl enable --now php-fpm nginx
-"""
+
+
+def web_user_data(ctx) -> str:
+    """What a web instance runs from stage 3 on: the app told the RDS endpoint (see s03_web_and_database)."""
+    return s03_web_and_database.web_user_data(ctx)
 
 
 def find_load_balancer(ctx) -> dict | None:
@@ -50,7 +50,7 @@ def ensure_web_instance(ctx, suffix: str, subnet_id: str, web_sg: str, instance_
     if instance is None:
         instance = infra.client(ctx, "ec2").run_instances(
             ImageId=infra.latest_ami(ctx), InstanceType=instance_type, MinCount=1, MaxCount=1,
-            SubnetId=subnet_id, SecurityGroupIds=[web_sg], UserData=WEB_USER_DATA,
+            SubnetId=subnet_id, SecurityGroupIds=[web_sg], UserData=web_user_data(ctx),
             TagSpecifications=[{"ResourceType": "instance", "Tags": ctx.tag_list() + [
                 {"Key": "Name", "Value": ctx.name(suffix)}, {"Key": infra.ROLE_KEY, "Value": "web"},
                 {"Key": s03_web_and_database.ENDPOINT_TAG, "Value": endpoint}]}],

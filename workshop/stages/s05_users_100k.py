@@ -24,19 +24,6 @@ MAX_REPLICAS = 15
 MAX_WEB_INSTANCES = 20  # kit limit: a room of laptops on one local AWS
 RECORD_TTL = 60
 
-#: what a stage-5 web instance runs: the app, told where to write and where to read
-USER_DATA = """#!/bin/bash
-# Stage 5: web tier only; the app writes to the primary and reads from the replicas
-dnf install -y nginx php-fpm php-mysqlnd
-cat > /etc/php-fpm.d/db.conf <<'CONF'
-[www]
-env[DB_WRITER] = {writer}
-env[DB_READER] = {reader}
-CONF
-systemctl enable --now php-fpm nginx
-"""
-
-
 def validate(web_instances, read_replicas) -> tuple[int, int]:
     """Both counts, checked before anything is created."""
     if not isinstance(web_instances, int) or isinstance(web_instances, bool) or web_instances < 2 \
@@ -99,13 +86,26 @@ def web_template(ctx) -> dict:
 
 
 def user_data(ctx) -> str:
-    return USER_DATA.format(writer=writer_name(ctx), reader=reader_name(ctx))
+    """What a stage-5 web instance runs: the app (workshop/webapp), writing to the primary's name and
+    reading from the replicas' name."""
+    return webtier.app_user_data(ctx, 5, "users > 100,000: writes to the primary, reads from the replicas",
+                                 writer_name(ctx), reader_name(ctx),
+                                 secret_arn=webtier.db_secret_arn(s03_web_and_database.find_db(ctx)))
+
+
+def reconfigure_first_two(ctx) -> None:
+    """Stage 4's web-a and web-b get stage 5's app config (reads from the replicas), one at a time: stop,
+    new user data, start (a no-op when they have it)."""
+    for instance in webtier.find_named(ctx, ["web-a", "web-b"]).values():
+        infra.resize(ctx, instance["InstanceId"], instance["InstanceType"], user_data=user_data(ctx))
 
 
 def ensure_web(ctx, web_instances: int = WEB_INSTANCES) -> list[str]:
-    """Launch the missing web instances, register every one in the target group; their ids."""
+    """Give web-a and web-b stage 5's config, launch the missing web instances, register every one in
+    the target group; their ids."""
     ec2 = infra.client(ctx, "ec2")
     template = web_template(ctx)
+    reconfigure_first_two(ctx)
     for name, subnet_id in missing_web(ctx, web_instances):
         ec2.run_instances(MinCount=1, MaxCount=1, SubnetId=subnet_id, UserData=user_data(ctx),
                           TagSpecifications=infra.tag_spec(ctx, "instance", name, role=webtier.WEB_ROLE), **template)

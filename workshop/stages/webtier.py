@@ -15,6 +15,25 @@ from ..errors import WorkshopError
 from . import infra
 
 WEB_ROLE = "web"
+#: the database the web app keeps its tables in (it creates it: RDS makes none without DBName)
+APP_DATABASE = "sbs"
+
+
+def app_user_data(ctx, stage: int, title: str, writer: str, reader: str | None = None,
+                  secret_arn: str | None = None) -> str:
+    """User data that installs the course's web app (workshop/webapp) with its DB endpoints: `writer`
+    (and `reader` from stage 5) as RDS or Route 53 names, the master password from RDS's managed secret.
+    The config names the `stage` it is from (`infra.resize` never puts an earlier stage's back)."""
+    from ..webapp import userdata
+
+    return userdata.build({"stage": stage, "sessions": "memory", "region": ctx.region, "cache": None,
+                           "db": {"writer": writer, "reader": reader, "port": 3306, "user": "admin",
+                                  "password_secret": secret_arn, "database": APP_DATABASE}}, title=title)
+
+
+def db_secret_arn(db: dict | None) -> str | None:
+    """The ARN of the secret holding a DB instance's master password (ManageMasterUserPassword), if any."""
+    return ((db or {}).get("MasterUserSecret") or {}).get("SecretArn")
 
 
 def _mine(tag_items, run_id: str) -> bool:

@@ -1,0 +1,58 @@
+"""`AWS/EC2 CPUUtilization` for the serving instances, from the CPU time their requests held.
+
+For each instance: the slot-seconds its requests held since the last datapoint, over what its
+slots could hold in that time (vCPUs x scale x seconds), as a percentage (dimension
+`InstanceId`). For each Auto Scaling group: the average of its instances' values (dimension
+`AutoScalingGroupName`), which EC2 publishes for instances in a group (Amazon EC2 User Guide,
+"List the available CloudWatch metrics for your instances", dimension AutoScalingGroupName).
+The datapoints go straight into moto's CloudWatch backend, as AWS's own services publish into
+the `AWS/` namespaces (PutMetricData refuses them), and the alarms on them are evaluated at
+once (`cloudwatch_alarms.evaluate_all`), so a target-tracking policy reacts to real traffic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+NAMESPACE, METRIC = "AWS/EC2", "CPUUtilization"
+
+
+def sample(serving, now: float) -> float:
+    """Percent of the instance's CPU slots held since the last sample (0-100); starts a new sample."""
+    elapsed = max(now - serving.sampled_at, 1e-6)
+    busy = serving.cpu.busy_seconds
+    percent = 100.0 * (busy - serving.sampled_busy) / (serving.cpu.slots * elapsed)
+    serving.sampled_busy, serving.sampled_at = busy, now
+    return round(max(0.0, min(100.0, percent)), 3)
+
+
+def publish(fleet) -> list[dict]:
+    """Put one datapoint per serving instance and per group; what was published (for the wire answer)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.utils import utcnow
+
+    from . import cloudwatch_alarms
+
+    now, stamp = time.monotonic(), utcnow()
+    by_place: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for serving in list(fleet.serving.values()):
+        account, region, instance_id = serving.key
+        value = sample(serving, now)
+        by_place[(account, region)].append({"MetricName": METRIC, "Value": value, "Unit": "Percent", "Timestamp": stamp,
+                                            "Dimensions": [{"Name": "InstanceId", "Value": instance_id}]})
+        group = serving.endpoint.details.get("autoscaling_group")
+        if group:
+            groups[(account, region, group)].append(value)
+    for (account, region, group), values in groups.items():
+        by_place[(account, region)].append({
+            "MetricName": METRIC, "Value": round(sum(values) / len(values), 3), "Unit": "Percent", "Timestamp": stamp,
+            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group}]})
+    published = []
+    for (account, region), data in by_place.items():
+        backend = cloudwatch_backends[account][region]
+        backend.put_metric_data(NAMESPACE, data)
+        cloudwatch_alarms.evaluate_all(account, region, backend, only_new_data=True)
+        published += [{"dimension": d["Dimensions"][0]["Value"], "value": d["Value"]} for d in data]
+    return published
