@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from workshop.localaws.slots import MAX_SLOTS, Slots, slot_count
+from workshop.localaws.slots import Overloaded, Slots, slot_count
 
 
 def test_work_beyond_the_slots_waits_its_turn():
@@ -31,9 +31,19 @@ def test_hold_sleeps_and_busy_time_becomes_utilisation():
     assert slots.take_busy() == 0
 
 
-def test_slot_count_is_vcpus_times_scale():
-    """db.m5.large (2 vCPUs) at scale 10 has 20 slots; an unknown type counts as 2 vCPUs; the count is capped."""
-    assert slot_count("db.m5.large", 10) == 20
-    assert slot_count("cache.t2.micro", 1) == 1
-    assert slot_count("db.x9.nonexistent", 1) == 2
-    assert slot_count("db.m5.large", 10**9) == MAX_SLOTS
+def test_slot_count_is_the_types_vcpus():
+    """db.m5.large has 2 vCPUs, cache.t2.micro 1; an unknown type counts as 2."""
+    assert slot_count("db.m5.large") == 2
+    assert slot_count("cache.t2.micro") == 1
+    assert slot_count("db.x9.nonexistent") == 2
+
+
+def test_scale_puts_k_times_the_work_on_the_vcpus():
+    """At scale 10 a 10 ms read books 100 ms: the first is answered in its own 10 ms, the next waits
+    for the other nine's work; past max_wait a request is refused and books nothing."""
+    slots = Slots(1, scale=lambda: 10)
+    assert slots.book(0.01) == pytest.approx(0.01, abs=0.002)
+    assert slots.book(0.01) == pytest.approx(0.11, abs=0.003)
+    with pytest.raises(Overloaded):
+        slots.book(0.01, max_wait=0.15)
+    assert slots.take_busy() == pytest.approx(0.2)

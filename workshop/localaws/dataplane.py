@@ -14,8 +14,9 @@ The contract for extensions (`server.dataplane`):
   `by_host(name)` (an AWS DNS name such as the load balancer's, or a record's), `listing()`;
 - `on_stop(hook)`: called (on the loop's thread) before the loop ends, to close listeners;
 - `scale` (`set_scale(k)`): one request here stands for `k` at the talk's scale. Emulated
-  machines read it to size themselves: an instance has `vCPUs x scale` CPU slots, so its
-  throughput is `scale` times what one real instance serves, at a real instance's latency.
+  machines read it: a request puts `k` requests' work on their vCPUs (`slots.py`), so a
+  server saturates at 1/k of a real one's request rate, with a real request's latency and
+  the CPUUtilization the talk-scale traffic would cause.
   `workshop traffic --scale K` sets it (`POST /_workshop/dataplane/scale` with `{"scale": K}`).
 
 `GET /_workshop/endpoints` on the local AWS answers `listing()` as JSON: `workshop status

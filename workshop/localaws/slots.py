@@ -1,13 +1,24 @@
-"""CPU slots of an emulated server: work queues when every slot is busy, and busy time becomes CPUUtilization.
+"""The CPU of an emulated server: its vCPUs, the work the traffic puts on them, and CPUUtilization.
 
-An emulated DB instance or cache node has `vCPUs x scale` slots (see `dataplane.DataPlane.scale`).
-A piece of work costs `seconds` of one slot (a read on a DB instance 1/db_reads_per_vcpu s, a
-cache operation 1/cache_ops_per_vcpu s: `workshop/capacity/assumptions.py`). `hold(seconds)`
-books the slot that frees first and sleeps (asyncio, never a busy loop) until the work would
-be done there: when slots are free that is the work's own cost, when they are not it is the
-wait in the queue as well. Costs shorter than `min_sleep` on a free slot are not slept at all
-(a 40 us cache operation cannot be timed by the event loop's ~1 ms clock), but they are booked,
-so a node driven past its capacity still queues and still shows 100% CPU.
+One module for every emulated machine (web instances, DB instances, cache nodes). A server
+has one slot per vCPU of its type (`workshop/capacity/instance_types.py`). A request costs
+`cost` seconds of one vCPU (`workshop/capacity/assumptions.py`: a dynamic page 1/20 s, a DB
+read 1/1,000 s, a cache operation 1/25,000 s).
+
+**Scale.** With the data plane's scale K (`dataplane.DataPlane.scale`), one local request
+stands for K at the talk's scale, so it puts `K x cost` of work on the slot that frees first:
+the server's throughput, in local requests, is 1/K of a real one's, and its CPUUtilization is
+what the talk-scale traffic would cause. The request itself is answered after the wait it
+found in the queue plus its own `cost` (the latency one real request sees), not after the
+whole `K x cost`: the other K-1 requests it stands for keep the vCPU busy behind it. Coarse
+requests make queues lumpier than real ones, so waits (p95) grow sooner than on AWS; the
+throughput at which a server saturates is the same. At K = 1 this is a plain multi-server queue.
+
+**Overload.** A request that would wait more than `max_wait` seconds for a slot is refused at
+once (`Overloaded`), as an overloaded server's full accept queue refuses it.
+
+Waiting is an `asyncio.sleep` (never a busy loop), so two real cores play twenty machines;
+waits shorter than `min_sleep` (the event loop's ~1 ms clock) are booked but not slept.
 """
 
 from __future__ import annotations
@@ -16,38 +27,41 @@ import asyncio
 import heapq
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("workshop.localaws.slots")
 
-#: the most slots one emulated server gets, whatever its type and the scale
-MAX_SLOTS = 100_000
 #: vCPUs assumed for a type the capacity model's table lacks
 UNKNOWN_TYPE_VCPUS = 2
 
 
-def slot_count(instance_type: str, scale: int) -> int:
-    """vCPUs of `instance_type` (an EC2 type, DB instance class or cache node type, from
-    `workshop/capacity/instance_types.py`) x `scale`, at most MAX_SLOTS."""
+class Overloaded(Exception):
+    """The work would wait longer than the server's limit: refused."""
+
+
+def slot_count(instance_type: str) -> int:
+    """vCPUs of `instance_type` (an EC2 type, DB instance class or cache node type)."""
     from ..capacity.instance_types import ALL
 
     found = ALL.get(instance_type)
     if found is None:
         log.info("%s is not in the capacity model's table: counted as %d vCPUs", instance_type, UNKNOWN_TYPE_VCPUS)
-    return min(MAX_SLOTS, (found.vcpu if found else UNKNOWN_TYPE_VCPUS) * max(1, int(scale)))
+    return found.vcpu if found else UNKNOWN_TYPE_VCPUS
 
 
 class Slots:
-    """`count` slots of CPU (a float count is rounded up); `busy` accumulates booked seconds."""
+    """`count` vCPUs; `scale()` is how many talk-scale requests one local request stands for."""
 
-    def __init__(self, count: float, min_sleep: float = 0.001):
+    def __init__(self, count: float, scale: Callable[[], int] = lambda: 1, min_sleep: float = 0.001):
         self._free_at: list[float] = []
         self.count = 0
+        self.scale = scale
         self.min_sleep = min_sleep
-        self.busy = 0.0
+        self.busy = 0.0  # vCPU-seconds booked since the last take_busy()
         self.resize(count)
 
     def resize(self, count: float) -> None:
-        """Change the number of slots (the data plane's scale changed), keeping what is booked."""
+        """Change the number of vCPUs (a new instance type), keeping what is booked."""
         wanted = max(1, int(-(-count // 1)))
         now = time.monotonic()
         while len(self._free_at) < wanted:
@@ -57,27 +71,35 @@ class Slots:
             heapq.heapify(self._free_at)
         self.count = wanted
 
-    def book(self, seconds: float) -> float:
-        """Book `seconds` on the slot that frees first; how long from now until that work is done."""
+    def wait(self) -> float:
+        """How long a request arriving now would wait for a vCPU."""
+        return max(0.0, self._free_at[0] - time.monotonic())
+
+    def book(self, cost: float, max_wait: float | None = None) -> float:
+        """Book `cost x scale` on the vCPU that frees first; seconds from now until this request is
+        answered (its wait plus `cost`). Overloaded, with nothing booked, past `max_wait`."""
         now = time.monotonic()
         start = max(now, self._free_at[0])
-        heapq.heapreplace(self._free_at, start + seconds)
-        self.busy += seconds
-        return start + seconds - now
+        if max_wait is not None and start - now > max_wait:
+            raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
+        work = cost * max(1, int(self.scale()))
+        heapq.heapreplace(self._free_at, start + work)
+        self.busy += work
+        return start - now + cost
 
-    async def hold(self, seconds: float) -> None:
-        """Book the work and wait until it would be done."""
-        delay = self.book(seconds)
+    async def hold(self, cost: float, max_wait: float | None = None) -> None:
+        """Book the work and wait until this request would be answered."""
+        delay = self.book(cost, max_wait)
         if delay >= self.min_sleep:
             await asyncio.sleep(delay)
 
     def take_busy(self) -> float:
-        """Booked seconds since the last call (for a utilisation figure), and start counting again."""
+        """vCPU-seconds booked since the last call (for a utilisation figure), and start counting again."""
         busy, self.busy = self.busy, 0.0
         return busy
 
     def utilisation(self, busy: float, period: float) -> float:
-        """Percent of the slots' time `busy` seconds fill in `period` seconds (at most 100)."""
+        """Percent of the vCPUs' time that `busy` vCPU-seconds fill in `period` seconds (at most 100)."""
         if period <= 0:
             return 0.0
         return min(100.0, 100.0 * busy / (self.count * period))

@@ -1,33 +1,28 @@
 """CPU that behaves like an instance type's, for the local AWS's emulated instances (not shipped to AWS).
 
-An instance has `vCPUs x scale` slots (`scale`: the data plane's, one local request standing
-for many). A dynamic request holds a slot for `1 / web_requests_per_vcpu` seconds (the capacity
-model's 20 requests/s per vCPU: 50 ms), a static one `static_request_cost` of that (0.25: 12.5 ms);
-`GET /health` holds none. Holding is an `asyncio.sleep`, never a busy loop, so two real cores
-can play twenty instances. When every slot is busy, requests wait in line, as they do in a web
-server's accept queue; a request that finds `QUEUE_PER_SLOT x slots` already waiting, or has
-waited `MAX_WAIT_S`, is answered 503, as an overloaded server (or its load balancer) answers.
-The time slots were held is counted (`busy_seconds`): CloudWatch's CPUUtilization comes from it.
+An instance has one slot per vCPU (`workshop/localaws/slots.py`, the same CPU the emulated DB
+instances and cache nodes have). A dynamic request costs `1 / web_requests_per_vcpu` seconds
+of one vCPU (the capacity model's 20 requests/s per vCPU: 50 ms), a static one
+`static_request_cost` of that (0.25: 12.5 ms); `GET /health` costs nothing. With the data
+plane's scale K, one local request stands for K and puts K times its cost on the vCPUs (see
+`slots.py`). A request that would wait more than `MAX_WAIT_S` for a vCPU is answered 503, as
+an overloaded server (or its load balancer) answers. The vCPU-seconds spent (`busy_seconds`)
+become CloudWatch's CPUUtilization.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 from collections.abc import Callable
 
 from aiohttp import web
 
 from ..capacity import assumptions as _assumptions
+from ..localaws.slots import Overloaded, Slots
 
-#: a request that finds this many waiting per slot is refused at once (1 s of work queued)
-QUEUE_PER_SLOT = 20
-#: a request that waited this long for a slot is refused (a browser would have given up soon after)
+__all__ = ["MAX_WAIT_S", "Cpu", "Overloaded", "request_costs"]
+
+#: a request that would wait longer than this for a vCPU is refused (a browser would give up soon after)
 MAX_WAIT_S = 1.0
-
-
-class Overloaded(Exception):
-    pass
 
 
 def request_costs() -> tuple[float, float]:
@@ -38,63 +33,32 @@ def request_costs() -> tuple[float, float]:
 
 
 class Cpu:
-    """The CPU slots of one emulated instance."""
+    """The vCPUs of one emulated instance, as aiohttp middleware."""
 
     def __init__(self, vcpus: int, scale: Callable[[], int] = lambda: 1, costs: tuple[float, float] | None = None,
-                 queue_per_slot: int = QUEUE_PER_SLOT, max_wait_s: float = MAX_WAIT_S):
+                 max_wait_s: float = MAX_WAIT_S):
         if vcpus < 1:
             raise ValueError(f"an instance has at least 1 vCPU, not {vcpus}")
-        self.vcpus, self.scale = vcpus, scale
+        self.vcpus = vcpus
+        self._slots = Slots(vcpus, scale=scale)
         self.dynamic_s, self.static_s = costs or request_costs()
-        self.queue_per_slot, self.max_wait_s = queue_per_slot, max_wait_s
-        self.busy = 0                 # slots held now
-        self.busy_seconds = 0.0       # slot-seconds held since start (only grows)
+        self.max_wait_s = max_wait_s
+        self.busy_seconds = 0.0  # vCPU-seconds of work done since start (only grows)
         self.served = self.refused = 0
-        self._waiting: collections.deque[asyncio.Future] = collections.deque()
 
     @property
     def slots(self) -> int:
-        return self.vcpus * max(1, int(self.scale()))
+        return self._slots.count
 
     def cost(self, path: str) -> float:
         if path == "/health":
             return 0.0
         return self.static_s if path.startswith("/static/") else self.dynamic_s
 
-    async def _acquire(self) -> None:
-        if self.busy < self.slots and not self._waiting:
-            self.busy += 1
-            return
-        if len(self._waiting) >= self.queue_per_slot * self.slots:
-            raise Overloaded(f"{len(self._waiting)} requests already wait for {self.slots} CPU slots")
-        turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
-        try:
-            await asyncio.wait_for(turn, self.max_wait_s)  # _release hands its slot over: busy stays
-        except asyncio.TimeoutError:
-            raise Overloaded(f"waited {self.max_wait_s:g} s for one of {self.slots} CPU slots") from None
-        finally:
-            if turn in self._waiting:
-                self._waiting.remove(turn)
-
-    def _release(self) -> None:
-        while self._waiting:
-            turn = self._waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                return
-        self.busy -= 1
-
     async def work(self, seconds: float) -> None:
-        """Hold a slot for `seconds` (after waiting for one); Overloaded when the line is too long."""
-        await self._acquire()
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            self.busy_seconds += loop.time() - began
-            self._release()
+        """Put `seconds` (x scale) on the vCPUs and wait for this request's turn; Overloaded past the limit."""
+        await self._slots.hold(seconds, self.max_wait_s)
+        self.busy_seconds += self._slots.take_busy()
 
     def middleware(self):
         @web.middleware

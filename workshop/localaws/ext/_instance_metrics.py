@@ -1,7 +1,7 @@
 """`AWS/EC2 CPUUtilization` for the serving instances, from the CPU time their requests held.
 
-For each instance: the slot-seconds its requests held since the last datapoint, over what its
-slots could hold in that time (vCPUs x scale x seconds), as a percentage (dimension
+For each instance: the vCPU-seconds of work its requests put on it since the last datapoint, over what its
+vCPUs could do in that time (vCPUs x seconds; with the data plane's scale K a request does K requests' work), as a percentage (dimension
 `InstanceId`). For each Auto Scaling group: the average of its instances' values (dimension
 `AutoScalingGroupName`), which EC2 publishes for instances in a group (Amazon EC2 User Guide,
 "List the available CloudWatch metrics for your instances", dimension AutoScalingGroupName).

@@ -19,7 +19,7 @@ An instance whose config names its DB writer `localhost` runs its own MySQL (sta
 MariaDB on the box): a `mysql_server` endpoint on the instance's loop, not published (only
 the box reaches it), its data kept while the instance is stopped and gone when terminated.
 
-Each instance's CPU is `workshop.webapp.cpu.Cpu` (vCPUs x the data plane's scale slots);
+Each instance's CPU is `workshop.webapp.cpu.Cpu` (its vCPUs; one local request puts `scale` requests' work on them);
 `AWS/EC2 CPUUtilization` comes from the slot time requests actually held (`_instance_metrics`).
 
 Wire API on the local AWS (for demos and tests):

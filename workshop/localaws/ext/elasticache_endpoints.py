@@ -14,7 +14,7 @@ loopback port (`workshop/localaws/redis_server.py`), published in the data plane
 - A standalone cluster's nodes each hold their own data. A deleted cluster or group closes
   its listeners and its data is gone; nothing answers for cluster-mode-enabled groups or
   Memcached clusters (nothing local speaks their protocols).
-- Capacity: a node has `vCPUs(node type) x scale` slots; each command books
+- Capacity: a node has one slot per vCPU of its node type (one local command puts `scale` commands' work on them); each command books
   1/cache_ops_per_vcpu s (`workshop/capacity/assumptions.py`), so a node driven past that
   queues (`slots.py`).
 - Every METRICS_PERIOD_S seconds each node publishes `AWS/ElastiCache` CacheHits and
@@ -166,14 +166,13 @@ class CacheEndpoints:
         used = {w.data_key for w in wants.values()}
         for data_key in [k for k in self._data if k not in used]:
             del self._data[data_key]
-        scale = self.server.dataplane.scale
         for key, want in wants.items():
             node = self._nodes.get(key)
             if node is None:
                 node = await self._add(want)
             node.want = want
             node.endpoint.writable = want.role == "primary"
-            node.slots.resize(slot_count(want.node_type, scale))
+            node.slots.resize(slot_count(want.node_type))
             self._publish(node)
         return self._metrics()
 
@@ -181,7 +180,7 @@ class CacheEndpoints:
         data = self._data.get(want.data_key)
         if data is None:
             data = self._data[want.data_key] = new_data()
-        slots = Slots(slot_count(want.node_type, self.server.dataplane.scale))
+        slots = Slots(slot_count(want.node_type), scale=lambda: self.server.dataplane.scale)
         cost = self._op_cost
 
         async def admit(commands: int) -> None:

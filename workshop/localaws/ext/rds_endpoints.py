@@ -30,7 +30,8 @@ after every RDS request and every RECONCILE_S seconds:
   the window is `rds_multiaz.REBOOTING_S` (1 s), the time the API shows `rebooting`, so the
   outage shows without stalling the course, and API and wire never disagree. A plain reboot
   drops connections too (the engine restarts).
-- Capacity: an instance has `vCPUs(class) x scale` slots (`slots.py`); a read holds one for
+- Capacity: an instance has one slot per vCPU of its class (`slots.py`; one local query puts `scale`
+  queries' work on them); a read holds one for
   1/db_reads_per_vcpu s, a write 1/db_writes_per_vcpu s (`workshop/capacity/assumptions.py`),
   and beyond that statements queue.
 - Every METRICS_PERIOD_S seconds each instance publishes `AWS/RDS` CPUUtilization (%, from
@@ -207,7 +208,7 @@ class RdsEndpoints:
             follower, engine = source.engine.follow()
         else:
             engine = Engine(databases=(want.db_name,) if want.db_name else (), read_only=want.role == "replica")
-        slots = Slots(slot_count(want.instance_class, self.server.dataplane.scale))
+        slots = Slots(slot_count(want.instance_class), scale=lambda: self.server.dataplane.scale)
         db = _Db(want, engine, None, slots, source, follower)  # type: ignore[arg-type]
 
         async def admit(kind: str) -> None:
@@ -239,7 +240,7 @@ class RdsEndpoints:
             await endpoint.resume()
         elif not want.answering and endpoint.listening:
             await endpoint.pause()
-        db.slots.resize(slot_count(want.instance_class, self.server.dataplane.scale))
+        db.slots.resize(slot_count(want.instance_class))
         self._publish(db)
 
     def _publish(self, db: _Db) -> None:
