@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from workshop.localaws.dataplane import Endpoint
 
@@ -118,14 +119,14 @@ def build_site(local_aws, *, interval: int = 5, healthy: int = 2, unhealthy: int
 
 
 def get(url: str, headers: dict | None = None, timeout: float = 5, method: str = "GET",
-        data: bytes | None = None) -> tuple[int, dict, bytes]:
-    """(status, headers, body) of one request; HTTP errors are answers too."""
+        data: bytes | None = None) -> tuple[int, CIMultiDict, bytes]:
+    """(status, headers (any case), body) of one request; HTTP errors are answers too."""
     request = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
-            return reply.status, dict(reply.headers), reply.read()
+            return reply.status, CIMultiDict(reply.headers.items()), reply.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, CIMultiDict(exc.headers.items()), exc.read()
 
 
 def wait_for(predicate, timeout: float = 5.0, step: float = 0.05):
@@ -145,3 +146,55 @@ def health(elb, tg_arn: str) -> dict[str, tuple[str, str | None]]:
 
 def dumps(value) -> bytes:
     return json.dumps(value).encode()
+
+
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+
+@dataclass
+class Cdn:
+    site: Site
+    bucket: str
+    dist: dict
+    port: int  # the distribution's data-plane port
+
+
+def build_cdn(local_aws, site: Site, *, policy: bool = True) -> Cdn:
+    """A private bucket with static/app.css, an OAC, and a distribution: /static/* from S3 (CachingOptimized),
+    everything else from the site's load balancer (CachingDisabled); the OAC bucket policy unless policy=False."""
+    from workshop import aws
+
+    s3, cf, tag = aws.client("s3"), aws.client("cloudfront"), uuid.uuid4().hex[:8]
+    bucket = f"static-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_object(Bucket=bucket, Key="static/app.css", Body=b"body { color: red }", ContentType="text/css",
+                  CacheControl="public, max-age=86400")
+    oac = cf.create_origin_access_control(OriginAccessControlConfig={
+        "Name": f"oac-{tag}", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    methods = {"Quantity": 2, "Items": ["GET", "HEAD"], "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}
+    dist = cf.create_distribution(DistributionConfig={
+        "CallerReference": tag, "Comment": tag, "Enabled": True,
+        "Origins": {"Quantity": 2, "Items": [
+            {"Id": "s3", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+             "S3OriginConfig": {"OriginAccessIdentity": ""}, "OriginAccessControlId": oac},
+            {"Id": "alb", "DomainName": site.lb["DNSName"],
+             "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "alb", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": CACHING_DISABLED,
+                                 "AllowedMethods": {"Quantity": 7, "Items": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH",
+                                                                             "POST", "DELETE"],
+                                                    "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}},
+        "CacheBehaviors": {"Quantity": 1, "Items": [{
+            "PathPattern": "/static/*", "TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": CACHING_OPTIMIZED, "AllowedMethods": methods}]}})["Distribution"]
+    if policy:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringEquals": {"AWS:SourceArn": dist["ARN"]}}}]}))
+    endpoint = local_aws.dataplane.find("distribution", dist["Id"])
+    assert endpoint is not None, "the distribution has no data-plane port"
+    return Cdn(site, bucket, dist, endpoint.port)
