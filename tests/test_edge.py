@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import pytest
 from routing_helpers import build_cdn, build_site, get, health, wait_for
 
 from workshop.localaws.ext import route53_edge
@@ -111,3 +112,25 @@ def test_weights_pick_in_proportion():
     zero = route53_edge.Record("Z", "w.example.com", "CNAME", (route53_edge.Choice("a", 0, "a"),
                                                                route53_edge.Choice("b", 0, "b")))
     assert set(zero.pick().target for _ in range(200)) == {"a", "b"}
+
+
+def test_ports_close_when_the_local_aws_stops(tmp_path):
+    """Stopping a local AWS closes its edge, load balancer and health-check work: the ports refuse."""
+    import socket
+
+    from workshop import config
+    from workshop.localaws.server import LocalAWS
+
+    server = LocalAWS().start()
+    try:
+        with config.using(config.target("local", endpoint=server.endpoint, home=tmp_path)):
+            site = build_site(server)
+        ports = [site.port, _edge_port(server)]
+        for port in ports:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        server.stop()
+    assert not server.dataplane.running
+    for port in ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()

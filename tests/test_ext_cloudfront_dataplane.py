@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from routing_helpers import build_cdn, build_site, get, health, wait_for
 
 from workshop.localaws.ext import _cloudfront_cache as cache
@@ -90,3 +91,28 @@ def test_path_patterns_and_ttls_follow_cloudfront():
     assert cache.ttl(legacy, 200, {"Cache-Control": "no-store"}) == 0
     assert cache.ttl(legacy, 200, {"Set-Cookie": "a=b"}) == 0 and cache.ttl(legacy, 404, {}) == 0
     assert cache.ttl(cache.MANAGED["4135ea2d-6df8-44a3-9df3-4b5a84be39ad"], 200, {}) == 0
+
+
+@pytest.mark.slow  # waits out two 1 s TTLs
+def test_an_expired_entry_the_origin_confirms_is_a_refresh_hit(local_aws):
+    """Past its TTL (max-age=1), an unchanged object is revalidated with If-None-Match: RefreshHit, Age 0;
+    a changed one is fetched again: Miss."""
+    import time
+
+    from workshop import aws
+
+    cdn = _ready(local_aws)
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=cdn.bucket, Key="static/short.css", Body=b"a", ContentType="text/css",
+                  CacheControl="max-age=1")
+    url = f"http://127.0.0.1:{cdn.port}/static/short.css"
+    assert get(url)[1]["X-Cache"] == "Miss from cloudfront"
+    assert get(url)[1]["X-Cache"] == "Hit from cloudfront"
+    time.sleep(1.1)
+    status, headers, body = get(url)
+    assert (status, body, headers["X-Cache"], headers["Age"]) == (200, b"a", "RefreshHit from cloudfront", "0")
+    s3.put_object(Bucket=cdn.bucket, Key="static/short.css", Body=b"b", ContentType="text/css",
+                  CacheControl="max-age=1")
+    time.sleep(1.1)
+    status, headers, body = get(url)
+    assert (body, headers["X-Cache"]) == (b"b", "Miss from cloudfront")
