@@ -116,3 +116,17 @@ def test_an_expired_entry_the_origin_confirms_is_a_refresh_hit(local_aws):
     time.sleep(1.1)
     status, headers, body = get(url)
     assert (body, headers["X-Cache"]) == (b"b", "Miss from cloudfront")
+
+
+def test_head_is_served_from_the_cached_get(local_aws):
+    """Once a GET filled the cache, a HEAD is a Hit with no body and the object's length."""
+    import http.client
+
+    cdn = _ready(local_aws)
+    get(f"http://127.0.0.1:{cdn.port}/static/app.css")
+    conn = http.client.HTTPConnection("127.0.0.1", cdn.port, timeout=5)
+    conn.request("HEAD", "/static/app.css")
+    reply = conn.getresponse()
+    assert (reply.status, reply.read(), reply.getheader("Content-Length"), reply.getheader("X-Cache")) == \
+        (200, b"", str(len(b"body { color: red }")), "Hit from cloudfront")
+    conn.close()

@@ -148,3 +148,19 @@ def test_deleting_the_load_balancer_closes_its_port(local_aws):
     assert local_aws.dataplane.find("load-balancer", site.lb["LoadBalancerArn"]) is None
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", site.port), timeout=1).close()
+
+
+def test_head_keeps_the_length_a_get_would_have(local_aws):
+    """HEAD through the load balancer answers no body and the target's Content-Length."""
+    import http.client
+
+    from workshop import aws
+
+    site = build_site(local_aws)
+    assert wait_for(lambda: _healthy(aws.client("elbv2"), site), 3)
+    length = len(get(f"http://127.0.0.1:{site.port}/")[2])
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
+    conn.request("HEAD", "/")
+    reply = conn.getresponse()
+    assert (reply.status, reply.read(), reply.getheader("Content-Length")) == (200, b"", str(length))
+    conn.close()

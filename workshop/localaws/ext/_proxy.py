@@ -35,12 +35,19 @@ class Answer:
     status: int
     headers: CIMultiDict
     body: bytes
+    length: str | None = None  # the origin's Content-Length (what a HEAD answer must keep)
 
-    def response(self, extra: dict | None = None) -> web.Response:
-        headers = CIMultiDict(self.headers)
-        for name, value in (extra or {}).items():
-            headers[name] = value
-        return web.Response(status=self.status, headers=headers, body=self.body)
+    def response(self, method: str = "GET") -> web.Response:
+        return respond(self.status, self.headers, self.body, method, self.length)
+
+
+def respond(status: int, headers, body: bytes, method: str, length: str | None = None) -> web.Response:
+    """A response; to HEAD, without the body but with the Content-Length a GET would have."""
+    if method.upper() != "HEAD":
+        return web.Response(status=status, headers=headers, body=body)
+    headers = CIMultiDict(headers)
+    headers["Content-Length"] = length if length is not None else str(len(body))
+    return web.Response(status=status, headers=headers)
 
 
 def end_to_end(headers) -> CIMultiDict:
@@ -66,7 +73,7 @@ async def forward(client: aiohttp.ClientSession, port: int, method: str, path_qs
             async with client.request(method, url, headers=headers, data=body or None, allow_redirects=False,
                                       timeout=timeout) as reply:
                 data = await reply.read()
-                return Answer(reply.status, end_to_end(reply.headers), data)
+                return Answer(reply.status, end_to_end(reply.headers), data, reply.headers.get("Content-Length"))
         except aiohttp.ServerDisconnectedError as exc:
             # a pooled connection the origin had closed: one fresh try (safe: nothing was answered)
             if attempt == 2:

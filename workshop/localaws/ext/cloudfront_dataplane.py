@@ -318,7 +318,10 @@ class Distributions:
         body = await request.read()
         answer = await _proxy.forward(self._client, target.port, method, path_qs, headers, body,
                                       read_timeout_s=ORIGIN_READ_TIMEOUT_S)
-        return answer.status, list(answer.headers.items()), answer.body
+        headers = list(answer.headers.items())
+        if method == "HEAD" and answer.length is not None:
+            headers.append(("Content-Length", answer.length))
+        return answer.status, headers, answer.body
 
     @staticmethod
     def _answer(edge: _Listener, method: str, status: int, headers, body: bytes, outcome: str,
@@ -330,7 +333,7 @@ class Distributions:
         out["X-Amz-Cf-Id"] = base64.urlsafe_b64encode(os.urandom(42)).decode()
         if age is not None and outcome in ("Hit", "RefreshHit"):
             out["Age"] = str(age)
-        return web.Response(status=status, headers=out, body=b"" if method == "HEAD" else body)
+        return _proxy.respond(status, out, body, method, out.get("Content-Length") if not body else None)
 
 
 def _is_cloudfront(request) -> bool:

@@ -307,7 +307,7 @@ class LoadBalancers:
             return alb_error(504)
         counts.took(time.perf_counter() - started)
         counts.add(f"HTTPCode_Target_{answer.status // 100}XX_Count")
-        return answer.response()
+        return answer.response(request.method)
 
     # --- metrics -----------------------------------------------------------------------------
     def host_counts(self, spec: model.Balancer, group: model.Group) -> tuple[int, int]:

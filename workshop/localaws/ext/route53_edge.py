@@ -220,7 +220,7 @@ class Edge:
                                                  f"does not answer on port {endpoint.port}\n")
         except _proxy.TimedOut:
             return web.Response(status=504, text=f"{' -> '.join(chain)}: no answer within {READ_TIMEOUT_S:g} s\n")
-        return answer.response()
+        return answer.response(request.method)
 
 
 def _is_route53_or_ec2(request) -> bool:
