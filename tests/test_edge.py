@@ -96,11 +96,18 @@ def test_unknown_host_is_404_with_a_way_forward(local_aws):
 
 
 def test_a_record_to_an_address_outside_is_not_forwarded(local_aws):
-    """An A record to an address that is no instance here is a 502 naming the chain; nothing is contacted."""
+    """An A record to an address that is no instance here, or a CNAME to a database name, is a 502 naming the
+    chain (nothing is contacted), and neither is listed as an HTTP record."""
     zone = f"z{uuid.uuid4().hex[:8]}.example.com"
-    _upsert(_zone(zone), {"Name": f"out.{zone}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "93.184.216.34"}]})
+    zone_id = _zone(zone)
+    _upsert(zone_id, {"Name": f"out.{zone}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "93.184.216.34"}]})
+    _upsert(zone_id, {"Name": f"reader.{zone}", "Type": "CNAME", "TTL": 60, "SetIdentifier": "r1", "Weight": 1,
+                      "ResourceRecords": [{"Value": "db-r1.abc.us-east-1.rds.amazonaws.com"}]})
     status, _, body = get(f"http://127.0.0.1:{_edge_port(local_aws)}/", {"Host": f"out.{zone}"})
     assert status == 502 and b"93.184.216.34" in body
+    status, _, body = get(f"http://127.0.0.1:{_edge_port(local_aws)}/", {"Host": f"reader.{zone}"})
+    assert status == 502 and b"db-r1.abc.us-east-1.rds.amazonaws.com" in body
+    assert local_aws.dataplane.by_host(f"reader.{zone}") is None and local_aws.dataplane.by_host(f"out.{zone}") is None
 
 
 def test_weights_pick_in_proportion():

@@ -9,13 +9,14 @@ Here one port per local AWS (published as kind `edge`) stands for both: a reques
   public or private DNS name: the same thing its own data-plane port answers;
 - a record of a hosted zone (`www.<zone>`): an alias or CNAME is followed (at most 8 hops) to one
   of the above; an A record's address reaches the instance that has it (public or private IP).
-  Each such record is published as kind `record` (port = the edge's, details `target`).
+  Each record that leads to one of these is published as kind `record` (port = the edge's,
+  details `target`); a record of a database or cache endpoint (a MySQL or Redis name) is not.
 
 Routing policies (Route 53 Developer Guide, "Choosing a routing policy"): simple; weighted picks a
 record with probability weight/sum (all weights 0: equally); failover answers the PRIMARY record
 while there is one (Route 53 health checks are not evaluated); latency, geolocation and
-multivalue records answer the first record by set identifier. A record whose target answers
-nowhere here is published all the same; a request to it is a 502 saying so.
+multivalue records answer the first record by set identifier. A request for a record whose
+target answers nowhere here (or is not HTTP) is a 502 that shows the chain of names.
 
 An unknown Host is a 404 whose one line says how to list the known names (`workshop status`).
 The edge forwards to 127.0.0.1 only (`_proxy`), whatever a record says: an address or a name
@@ -139,6 +140,7 @@ class Edge:
         self._http = self._listener = self._client = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._published: dict = {}  # record name -> its Endpoint, as listed
 
     # --- moto's records -> routes ----------------------------------------------------------
     def reconcile(self) -> None:
@@ -151,17 +153,43 @@ class Edge:
                 records, addresses = read_records()
             except RuntimeError:  # moto's lists changed while read: next time
                 return
-            from ..dataplane import Endpoint
-
-            for name, old in self.records.items():
-                if name not in records:
-                    self.dataplane.withdraw("record", f"{old.zone_id}/{name}")
-            for name, record in records.items():
-                if self.records.get(name) != record:
-                    self.dataplane.publish(Endpoint("record", f"{record.zone_id}/{name}", self.port, names=(name,),
-                                                    details={"target": record.describe(), "type": record.type,
-                                                             "zone": record.zone_id}))
             self.records, self.addresses = records, addresses
+            self._publish_records()
+
+    def _publish_records(self) -> None:
+        """List (kind `record`) the records that lead to something HTTP here; withdraw the others.
+        A record of a database or cache endpoint (stage 5's `reader` CNAMEs) is not the edge's."""
+        from ..dataplane import Endpoint
+
+        wanted = {}
+        for name, record in self.records.items():
+            if self.reaches(name):
+                wanted[name] = Endpoint("record", f"{record.zone_id}/{name}", self.port, names=(name,),
+                                        details={"target": record.describe(), "type": record.type,
+                                                 "zone": record.zone_id})
+        for name, endpoint in list(self._published.items()):
+            if wanted.get(name) != endpoint:
+                self.dataplane.withdraw("record", endpoint.resource_id)
+                del self._published[name]
+        for name, endpoint in wanted.items():
+            if name not in self._published:
+                self._published[name] = self.dataplane.publish(endpoint)
+
+    def reaches(self, name: str, hops: int = MAX_HOPS) -> bool:
+        """Can a request for `name` reach a load balancer, distribution or instance (by any weighted choice)?"""
+        if hops <= 0:
+            return False
+        record = self.records.get(name)
+        if record is None:
+            endpoint = self.dataplane.by_host(name)
+            return endpoint is not None and endpoint.kind in ROUTABLE
+        for choice in record.choices:
+            if choice.target in self.addresses:
+                if self.dataplane.find("instance", self.addresses[choice.target]) is not None:
+                    return True
+            elif self.reaches(choice.target, hops - 1):
+                return True
+        return False
 
     async def _open(self) -> None:
         from ..dataplane import Endpoint
