@@ -130,3 +130,46 @@ def test_head_is_served_from_the_cached_get(local_aws):
     assert (reply.status, reply.read(), reply.getheader("Content-Length"), reply.getheader("X-Cache")) == \
         (200, b"", str(len(b"body { color: red }")), "Hit from cloudfront")
     conn.close()
+
+
+class _Bucket:
+    def __init__(self, statements, restrict=False):
+        import json
+
+        self.policy = json.dumps({"Version": "2012-10-17", "Statement": statements}).encode() if statements else None
+        self.public_access_block = type("Block", (), {"restrict_public_buckets": restrict})()
+
+
+@pytest.mark.parametrize("statements, reader, restrict, expected", [
+    # the stage 6 policy: this distribution, signed by its OAC
+    ([{"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+       "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"AWS:SourceArn": "arn:d/1"}}}],
+     ("arn:d/1", True), True, True),
+    # ... another distribution
+    ([{"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+       "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"AWS:SourceArn": "arn:d/1"}}}],
+     ("arn:d/2", True), True, False),
+    # ... no OAC on the origin: the request is anonymous
+    ([{"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+       "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"AWS:SourceArn": "arn:d/1"}}}],
+     ("arn:d/1", False), True, False),
+    # a public policy, but the bucket restricts public buckets / and when it does not
+    ([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}],
+     ("arn:d/1", False), True, False),
+    ([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}],
+     ("arn:d/1", False), False, True),
+    # an explicit Deny wins
+    ([{"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:*",
+       "Resource": "arn:aws:s3:::b/*"},
+      {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"}],
+     ("arn:d/1", True), True, False),
+    # no policy at all
+    ([], ("arn:d/1", True), True, False),
+])
+def test_who_may_read_the_bucket(statements, reader, restrict, expected):
+    """CloudFront reads an object only as the bucket policy allows it: OAC + SourceArn, or a public bucket."""
+    from workshop.localaws.ext import _cloudfront_s3 as s3
+
+    key = "secret/x" if any(s["Effect"] == "Deny" for s in statements) else "static/app.css"
+    assert s3.allowed(_Bucket(statements, restrict), "s3:GetObject", f"arn:aws:s3:::b/{key}",
+                      s3.Reader(*reader)) is expected
