@@ -124,6 +124,8 @@ def test_metrics_reach_cloudwatch(local_aws):
     tg_dims = [{"Name": "LoadBalancer", "Value": dimension},
                {"Name": "TargetGroup", "Value": site.tg_arn.split(":")[-1]}]
     assert total("HealthyHostCount", "Maximum", tg_dims) == 2
+    # (moto also matches data with more dimensions than asked: Maximum, not Sum)
+    assert total("RequestCountPerTarget", "Maximum", tg_dims[1:]) == 6 * scale / 2
 
 
 def test_without_a_web_app_health_follows_the_instance_state(local_aws):

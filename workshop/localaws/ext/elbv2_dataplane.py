@@ -27,7 +27,8 @@ Every `METRICS_EVERY_S` seconds the counts go to CloudWatch (namespace `AWS/Appl
 "CloudWatch metrics for your Application Load Balancer"): RequestCount, HTTPCode_ELB_5XX_Count,
 HTTPCode_Target_2XX/3XX/4XX/5XX_Count (dimension LoadBalancer=`app/<name>/<id>`),
 TargetResponseTime (seconds), HealthyHostCount and UnHealthyHostCount (dimensions LoadBalancer
-and TargetGroup). Counts are multiplied by the data plane's `scale` (one local request stands
+and TargetGroup), RequestCountPerTarget (requests sent to the group / its healthy targets;
+dimensions TargetGroup, and TargetGroup with LoadBalancer). Counts are multiplied by the data plane's `scale` (one local request stands
 for `scale` at the talk's scale).
 """
 
@@ -93,6 +94,7 @@ class _Counts:
     def reset(self):
         self.values: dict[str, int] = defaultdict(int)
         self.times: list[float] = []
+        self.per_group: dict[str, int] = defaultdict(int)  # requests forwarded, by target group ARN
 
     def add(self, name: str, n: int = 1):
         with self.lock:
@@ -102,11 +104,15 @@ class _Counts:
         with self.lock:
             self.times.append(seconds)
 
-    def take(self) -> tuple[dict[str, int], list[float]]:
+    def sent(self, group_arn: str):
         with self.lock:
-            values, times = dict(self.values), self.times
+            self.per_group[group_arn] += 1
+
+    def take(self) -> tuple[dict[str, int], list[float], dict[str, int]]:
+        with self.lock:
+            values, times, per_group = dict(self.values), self.times, dict(self.per_group)
             self.reset()
-        return values, times
+        return values, times, per_group
 
 
 class _Listener:
@@ -284,6 +290,7 @@ class LoadBalancers:
             counts.add("HTTPCode_ELB_503_Count")
             return alb_error(503)
         target, port = chosen
+        counts.sent(group.arn)
         headers = _proxy.end_to_end(request.headers)
         client = _proxy.client_ip(request)
         previous = request.headers.get("X-Forwarded-For")
@@ -333,7 +340,7 @@ class LoadBalancers:
         for listener in list(self.listeners.values()):
             spec = listener.spec
             lb_dim = [{"Name": "LoadBalancer", "Value": spec.dimension}]
-            values, times = listener.counts.take()
+            values, times, per_group = listener.counts.take()
             data = by_backend[(spec.account, spec.region)]
             for name, n in sorted(values.items()):
                 data.append({"MetricName": name, "Dimensions": lb_dim, "Value": n * scale, "Unit": "Count",
@@ -353,6 +360,11 @@ class LoadBalancers:
                              "Timestamp": now})
                 data.append({"MetricName": "UnHealthyHostCount", "Dimensions": dims, "Value": unhealthy,
                              "Unit": "Count", "Timestamp": now})
+                if per_group.get(arn):
+                    per_target = per_group[arn] * scale / max(healthy, 1)
+                    for dimensions in (dims, dims[1:]):
+                        data.append({"MetricName": "RequestCountPerTarget", "Dimensions": dimensions,
+                                     "Value": per_target, "Unit": "Count", "Timestamp": now})
         for (account, region), data in by_backend.items():
             if not data:
                 continue
