@@ -74,6 +74,12 @@ def start_instance(plane, instance_id: str, az: str) -> FakeInstance:
         return runner, site._server.sockets[0].getsockname()[1]
 
     runner, port = plane.run(start())
+
+    async def close():  # with the local AWS, unless the test stopped it already
+        if runner.server is not None:
+            await runner.cleanup()
+
+    plane.on_stop(close)
     plane.publish(Endpoint("instance", instance_id, port, names=(f"{instance_id}.ec2.internal",),
                            details={"az": az, "instance_type": "t3.micro", "vcpus": 2, "private_ip": "10.0.0.1"}))
     return FakeInstance(instance_id, az, port, runner, plane)
@@ -90,7 +96,7 @@ class Site:
 
 
 def build_site(local_aws, *, interval: int = 5, healthy: int = 2, unhealthy: int = 2, apps: bool = True,
-               idle_timeout: int | None = None) -> Site:
+               idle_timeout: int | None = None, health_path: str = "/health") -> Site:
     """A VPC, two subnets, two running instances (stand-in apps unless apps=False), a target group, an ALB."""
     from workshop import aws
 
@@ -102,7 +108,7 @@ def build_site(local_aws, *, interval: int = 5, healthy: int = 2, unhealthy: int
            for s in subnets]
     instances = [start_instance(local_aws.dataplane, i, az) for i, az in zip(ids, ("us-east-1a", "us-east-1b"))] \
         if apps else []
-    tg = elb.create_target_group(Name=f"tg-{tag}", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/health",
+    tg = elb.create_target_group(Name=f"tg-{tag}", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath=health_path,
                                  HealthCheckIntervalSeconds=interval, HealthyThresholdCount=healthy,
                                  UnhealthyThresholdCount=unhealthy)["TargetGroups"][0]["TargetGroupArn"]
     lb = elb.create_load_balancer(Name=f"alb-{tag}", Subnets=subnets, Type="application")["LoadBalancers"][0]

@@ -166,3 +166,16 @@ def test_head_keeps_the_length_a_get_would_have(local_aws):
     reply = conn.getresponse()
     assert (reply.status, reply.read(), reply.getheader("Content-Length")) == (200, b"", str(length))
     conn.close()
+
+
+@pytest.mark.parametrize("path, reason", [("/slow?s=1", "Target.Timeout"), ("/missing", "Target.ResponseCodeMismatch")])
+def test_failed_health_checks_say_why(local_aws, path, reason):
+    """A health check that times out or answers another code than the matcher's makes the target unhealthy,
+    with AWS's reason code; the load balancer then fails open to the targets it has."""
+    from workshop import aws
+
+    elb = aws.client("elbv2")
+    site = build_site(local_aws, health_path=path)
+    assert wait_for(lambda: {h for h in health(elb, site.tg_arn).values()} == {("unhealthy", reason)}, 3), \
+        health(elb, site.tg_arn)
+    assert get(f"http://127.0.0.1:{site.port}/")[0] == 200
