@@ -63,8 +63,6 @@ def test_no_routable_target_is_503_and_all_unhealthy_fail_open_to_502(local_aws)
     assert (status, headers.get("Server")) == (502, "awselb/2.0") and b"502 Bad Gateway" in body
     ec2.stop_instances(InstanceIds=[i.instance_id for i in site.instances])
     assert {s for s, _ in health(elb, site.tg_arn).values()} == {"unused"}
-    local_aws_plane = elbv2_dataplane.plane_of(local_aws)
-    local_aws_plane.reconcile()
     status, _, body = get(f"http://127.0.0.1:{site.port}/")
     assert status == 503 and b"503 Service Temporarily Unavailable" in body
 

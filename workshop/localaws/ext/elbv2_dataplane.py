@@ -45,6 +45,7 @@ import weakref
 from collections import defaultdict
 from datetime import datetime, timezone
 
+import aiohttp
 from aiohttp import web
 
 from . import _elbv2_model as model
@@ -178,8 +179,8 @@ class LoadBalancers:
     async def _open(self, spec: model.Balancer) -> None:
         if self._client is None:
             self._client = _proxy.session()
-            self._probe_client = _proxy.aiohttp.ClientSession(
-                connector=_proxy.aiohttp.TCPConnector(force_close=True, limit=0))
+            # a health check opens and closes its own connection, as the load balancer's does
+            self._probe_client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=0))
         listener = _Listener(spec, None, None, 0)
 
         async def handle(request):
