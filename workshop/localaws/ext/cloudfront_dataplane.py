@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import logging
 import os
 import threading
@@ -186,6 +187,7 @@ class Distributions:
         self._lock = threading.Lock()
         self._client = None
         self._stopped = False
+        self._s3_reads = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="local-aws:cloudfront-s3")
 
     # --- moto -> data plane ------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -253,6 +255,7 @@ class Distributions:
             await self._close(dist_id)
         if self._client is not None:
             await self._client.close()
+        self._s3_reads.shutdown(wait=False, cancel_futures=True)
 
     # --- a request --------------------------------------------------------------------------
     async def _handle(self, edge: _Listener, request: web.BaseRequest) -> web.StreamResponse:
@@ -299,8 +302,9 @@ class Distributions:
                 path = "/" + spec.root_object
             key = (origin.path.strip("/") + "/" if origin.path.strip("/") else "") + unquote(path.lstrip("/"))
             reader = s3.Reader(spec.arn, origin.oac, origin.oai)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, s3.read, origin.bucket, key, reader, validators.get("ETag"))
+            # moto's objects are read off the loop (a large object must not stall every other request)
+            return await asyncio.get_running_loop().run_in_executor(self._s3_reads, s3.read, origin.bucket, key,
+                                                                    reader, validators.get("ETag"))
         target = self.dataplane.by_host(origin.domain)
         if target is None or target.kind not in ("load-balancer", "distribution", "instance") \
                 or target.host != _proxy.LOOPBACK:
