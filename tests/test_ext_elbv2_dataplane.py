@@ -177,3 +177,25 @@ def test_failed_health_checks_say_why(local_aws, path, reason):
     assert wait_for(lambda: {h for h in health(elb, site.tg_arn).values()} == {("unhealthy", reason)}, 3), \
         health(elb, site.tg_arn)
     assert get(f"http://127.0.0.1:{site.port}/")[0] == 200
+
+
+def test_listener_rules_route_by_path_and_host_before_the_default(local_aws):
+    """Rules by priority: /api/* to a fixed response, Host admin.* to a 403, the rest to the default group."""
+    from workshop import aws
+
+    elb = aws.client("elbv2")
+    site = build_site(local_aws)
+    assert wait_for(lambda: _healthy(elb, site), 3)
+    listener = elb.describe_listeners(LoadBalancerArn=site.lb["LoadBalancerArn"])["Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=10, Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}],
+                    Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                        "StatusCode": "200", "ContentType": "text/plain", "MessageBody": "api here"}}])
+    elb.create_rule(ListenerArn=listener, Priority=20, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["admin.*"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "ContentType": "text/plain",
+                                                                   "MessageBody": "no"}}])
+    assert get(f"http://127.0.0.1:{site.port}/api/users")[::2] == (200, b"api here")
+    assert get(f"http://127.0.0.1:{site.port}/", {"Host": "admin.example.com"})[::2] == (403, b"no")
+    status, _, body = get(f"http://127.0.0.1:{site.port}/apis")  # not /api/*: the target's own 404
+    assert status == 404 and body != b"api here"
+    assert get(f"http://127.0.0.1:{site.port}/")[1]["X-Instance-Id"] in {i.instance_id for i in site.instances}

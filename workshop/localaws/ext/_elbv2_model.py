@@ -7,6 +7,7 @@ thread and handed to the data plane's loop, which never reads moto's objects its
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 log = logging.getLogger("workshop.localaws.elbv2")
@@ -50,6 +51,36 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A listener rule: all its conditions must match (field, values: any of them) for its action to apply."""
+
+    priority: int
+    conditions: tuple[tuple[str, tuple[str, ...]], ...]
+    action: Action
+
+    def matches(self, method: str, host: str, path: str) -> bool:
+        for field, values in self.conditions:
+            if field == "path-pattern":
+                ok = any(_wildcard(v, path) for v in values)
+            elif field == "host-header":
+                host = host.rsplit(":", 1)[0].lower()
+                ok = any(_wildcard(v.lower(), host) for v in values)
+            elif field == "http-request-method":
+                ok = method in values
+            else:  # http-header, query-string, source-ip: not evaluated here, so the rule never applies
+                ok = False
+            if not ok:
+                return False
+        return True
+
+
+def _wildcard(pattern: str, value: str) -> bool:
+    """ELB's condition wildcards: `*` any run of characters, `?` exactly one (case as given)."""
+    return re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), value,
+                        re.DOTALL) is not None
+
+
+@dataclass(frozen=True)
 class Balancer:
     arn: str
     name: str
@@ -60,6 +91,21 @@ class Balancer:
     listener_port: int
     action: Action
     idle_timeout_s: int
+    rules: tuple[Rule, ...] = ()
+
+    def action_for(self, method: str, host: str, path: str) -> Action:
+        """The first rule (by priority) whose conditions match, else the default action."""
+        for rule in self.rules:
+            if rule.matches(method, host, path):
+                return rule.action
+        return self.action
+
+    @property
+    def group_arns(self) -> tuple[str, ...]:
+        """Every target group an action of this load balancer may forward to."""
+        arns = [arn for arn, _ in self.action.groups]
+        arns += [arn for rule in self.rules for arn, _ in rule.action.groups]
+        return tuple(dict.fromkeys(arns))
 
     @property
     def dimension(self) -> str:
@@ -83,6 +129,25 @@ def _action(actions) -> Action:
         return Action("fixed-response", status=int(fixed.get("StatusCode", 200)),
                       content_type=fixed.get("ContentType") or "text/plain", body=fixed.get("MessageBody") or "")
     return Action(str(first.type))
+
+
+def _values(condition: dict) -> tuple[str, ...]:
+    """A condition's values, from `Values` or its `<Field>Config.Values` (as the API accepts both)."""
+    found = list(condition.get("Values") or [])
+    for key, config in condition.items():
+        if key.endswith("Config") and isinstance(config, dict):
+            found += list(config.get("Values") or [])
+    if found and isinstance(found[0], dict):  # query protocol: {"member": [...]}
+        found = [v for item in found for v in (item.get("member") or [])]
+    return tuple(str(v) for v in found)
+
+
+def _rules(listener) -> tuple[Rule, ...]:
+    rules = []
+    for rule in list(getattr(listener, "_non_default_rules", {}).values()):
+        conditions = tuple((c.get("Field", ""), _values(c)) for c in rule.conditions or [])
+        rules.append(Rule(int(rule.priority), conditions, _action(rule.actions)))
+    return tuple(sorted(rules, key=lambda r: r.priority))
 
 
 def _http_listener(lb):
@@ -125,13 +190,13 @@ def read() -> tuple[dict[str, Balancer], dict[str, Group]]:
             listener = _http_listener(lb)
             if listener is None:
                 continue
-            action = _action(listener.default_actions)
-            for arn, _ in action.groups:
+            azs = tuple(sorted({s.availability_zone for s in lb.subnets if getattr(s, "availability_zone", None)}))
+            idle = int(lb.attrs.get("idle_timeout.timeout_seconds") or DEFAULT_IDLE_TIMEOUT_S)
+            balancer = Balancer(lb.arn, lb.name, lb.dns_name, account, region, azs, int(listener.port),
+                                _action(listener.default_actions), idle, _rules(listener))
+            for arn in balancer.group_arns:
                 tg = backend.target_groups.get(arn)
                 if tg is not None and arn not in groups:
                     groups[arn] = _group(tg, ec2)
-            azs = tuple(sorted({s.availability_zone for s in lb.subnets if getattr(s, "availability_zone", None)}))
-            idle = int(lb.attrs.get("idle_timeout.timeout_seconds") or DEFAULT_IDLE_TIMEOUT_S)
-            balancers[lb.arn] = Balancer(lb.arn, lb.name, lb.dns_name, account, region, azs, int(listener.port),
-                                         action, idle)
+            balancers[lb.arn] = balancer
     return balancers, groups

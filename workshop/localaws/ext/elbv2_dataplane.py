@@ -4,8 +4,10 @@ Every `active` Application Load Balancer with an HTTP listener gets a loopback p
 as `Endpoint("load-balancer", arn, port, names=(DNSName,), details={...})` (see `workshop status`
 and `GET /_workshop/endpoints`). On AWS ("How Application Load Balancers work", ELB User Guide):
 
-- the listener's default action forwards to its target group (a weighted `ForwardConfig` picks a
-  group by weight); `fixed-response` answers as configured; listener rules are not evaluated;
+- the listener's rules are evaluated by priority (conditions `path-pattern`, `host-header` and
+  `http-request-method`, with `*`/`?` wildcards; a rule with another condition type never
+  applies here), else its default action: `forward` to a target group (a weighted
+  `ForwardConfig` picks a group by weight) or `fixed-response` as configured;
 - requests go round-robin over the group's **healthy** targets in every enabled AZ (cross-zone
   load balancing is always on for ALBs, "Cross-zone load balancing for target groups"); if a
   group has only unhealthy targets, the load balancer fails open and routes to all of them
@@ -266,8 +268,9 @@ class LoadBalancers:
                 unhealthy.append((target, endpoint.port))
         return healthy or unhealthy
 
-    def _pick(self, spec: model.Balancer) -> tuple[model.Group | None, tuple[model.Target, int] | None]:
-        choices = [(arn, w) for arn, w in spec.action.groups if w > 0 and arn in self.groups]
+    def _pick(self, spec: model.Balancer, action: model.Action) -> tuple[model.Group | None,
+                                                                         tuple[model.Target, int] | None]:
+        choices = [(arn, w) for arn, w in action.groups if w > 0 and arn in self.groups]
         if not choices:
             return None, None
         arn = choices[0][0] if len(choices) == 1 else random.choices([a for a, _ in choices], [w for _, w in choices])[0]
@@ -281,11 +284,12 @@ class LoadBalancers:
     async def _handle(self, listener: _Listener, request: web.BaseRequest) -> web.StreamResponse:
         spec, counts = listener.spec, listener.counts
         counts.add("RequestCount")
-        action = spec.action
+        action = spec.action_for(request.method, request.headers.get("Host", ""), request.path) if spec.rules \
+            else spec.action
         if action.type == "fixed-response":
             return web.Response(status=action.status, text=action.body, content_type=action.content_type.split(";")[0],
                                 headers={"Server": "awselb/2.0"})
-        group, chosen = self._pick(spec) if action.type == "forward" else (None, None)
+        group, chosen = self._pick(spec, action) if action.type == "forward" else (None, None)
         if chosen is None:
             counts.add("HTTPCode_ELB_5XX_Count")
             counts.add("HTTPCode_ELB_503_Count")
@@ -351,7 +355,7 @@ class LoadBalancers:
                              "Timestamp": now, "StatisticValues": {"SampleCount": len(times) * scale,
                                                                    "Sum": sum(times) * scale,
                                                                    "Minimum": min(times), "Maximum": max(times)}})
-            for arn, _ in spec.action.groups:
+            for arn in spec.group_arns:
                 group = self.groups.get(arn)
                 if group is None:
                     continue
