@@ -141,3 +141,16 @@ def test_ports_close_when_the_local_aws_stops(tmp_path):
     for port in ports:
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_www_through_cloudfront_reaches_s3_and_the_load_balancer(local_aws):
+    """Stage 6's path: www alias -> the distribution; /static/* from S3 (cached), / from the ALB's targets."""
+    cdn = build_cdn(local_aws, _healthy_site(local_aws))
+    zone = f"z{uuid.uuid4().hex[:8]}.example.com"
+    _upsert(_zone(zone), {"Name": f"www.{zone}", "Type": "A", "AliasTarget": {
+        "HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": cdn.dist["DomainName"], "EvaluateTargetHealth": False}})
+    port, host = _edge_port(local_aws), {"Host": f"www.{zone}"}
+    assert [get(f"http://127.0.0.1:{port}/static/app.css", host)[1]["X-Cache"] for _ in range(2)] == \
+        ["Miss from cloudfront", "Hit from cloudfront"]
+    status, headers, _ = get(f"http://127.0.0.1:{port}/", host)
+    assert status == 200 and headers["X-Instance-Id"] in {i.instance_id for i in cdn.site.instances}
