@@ -90,7 +90,7 @@ def client_ip(request: web.BaseRequest) -> str:
     return peer[0] if peer else LOOPBACK
 
 
-async def serve(dataplane, handler) -> tuple[web.Server, object, int]:
+async def serve(handler) -> tuple[web.Server, object, int]:
     """An aiohttp low-level server for `handler` on a free loopback port: (server, listener, port)."""
     from ..dataplane import free_port_server
 

@@ -239,7 +239,7 @@ class Distributions:
         async def handle(request):
             return await self._handle(edge, request)
 
-        edge.http, edge.listener, edge.port = await _proxy.serve(self.dataplane, handle)
+        edge.http, edge.listener, edge.port = await _proxy.serve(handle)
         self.edges[spec.id] = edge
         self._publish(edge)
 

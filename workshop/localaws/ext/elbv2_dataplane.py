@@ -188,7 +188,7 @@ class LoadBalancers:
         async def handle(request):
             return await self._handle(listener, request)
 
-        listener.http, listener.server, listener.port = await _proxy.serve(self.dataplane, handle)
+        listener.http, listener.server, listener.port = await _proxy.serve(handle)
         self.listeners[spec.arn] = listener
         self._publish(listener)
 

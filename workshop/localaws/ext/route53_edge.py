@@ -195,7 +195,7 @@ class Edge:
         from ..dataplane import Endpoint
 
         self._client = _proxy.session()
-        self._http, self._listener, self.port = await _proxy.serve(self.dataplane, self._handle)
+        self._http, self._listener, self.port = await _proxy.serve(self._handle)
         self.dataplane.publish(Endpoint("edge", "edge", self.port, details={
             "routes_by": "Host header: a load balancer's, distribution's or instance's DNS name, or a Route 53 record"}))
 
