@@ -154,3 +154,21 @@ def test_www_through_cloudfront_reaches_s3_and_the_load_balancer(local_aws):
         ["Miss from cloudfront", "Hit from cloudfront"]
     status, headers, _ = get(f"http://127.0.0.1:{port}/", host)
     assert status == 200 and headers["X-Instance-Id"] in {i.instance_id for i in cdn.site.instances}
+
+
+def test_failover_answers_the_secondary_when_the_primary_load_balancer_has_no_healthy_target(local_aws):
+    """Failover records: PRIMARY while its load balancer has a healthy target (EvaluateTargetHealth), else SECONDARY."""
+    from workshop import aws
+
+    primary, secondary = _healthy_site(local_aws), _healthy_site(local_aws)
+    zone = f"z{uuid.uuid4().hex[:8]}.example.com"
+    zone_id = _zone(zone)
+    for role, site in (("PRIMARY", primary), ("SECONDARY", secondary)):
+        _upsert(zone_id, {"Name": f"app.{zone}", "Type": "A", "SetIdentifier": role.lower(), "Failover": role,
+                          "AliasTarget": {"HostedZoneId": site.lb["CanonicalHostedZoneId"],
+                                          "DNSName": site.lb["DNSName"], "EvaluateTargetHealth": True}})
+    port, host = _edge_port(local_aws), {"Host": f"app.{zone}"}
+    assert get(f"http://127.0.0.1:{port}/", host)[1]["X-Instance-Id"] in {i.instance_id for i in primary.instances}
+    aws.client("ec2").stop_instances(InstanceIds=[i.instance_id for i in primary.instances])
+    ids = {get(f"http://127.0.0.1:{port}/", host)[1]["X-Instance-Id"] for _ in range(4)}
+    assert ids <= {i.instance_id for i in secondary.instances}

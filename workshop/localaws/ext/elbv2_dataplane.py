@@ -334,6 +334,14 @@ class LoadBalancers:
             unhealthy += state == "unhealthy"
         return healthy, unhealthy
 
+    def healthy_hosts(self, lb_arn: str) -> int:
+        """How many healthy targets the load balancer's target groups have (0 for an unknown one)."""
+        listener = self.listeners.get(lb_arn)
+        if listener is None:
+            return 0
+        return sum(self.host_counts(listener.spec, self.groups[arn])[0]
+                   for arn in listener.spec.group_arns if arn in self.groups)
+
     def flush_metrics(self) -> int:
         """Put the counts since the last flush into moto's CloudWatch; the number of data points put."""
         from moto.cloudwatch.models import cloudwatch_backends

@@ -14,8 +14,9 @@ Here one port per local AWS (published as kind `edge`) stands for both: a reques
 
 Routing policies (Route 53 Developer Guide, "Choosing a routing policy"): simple; weighted picks a
 record with probability weight/sum (all weights 0: equally); failover answers the PRIMARY record
-while there is one (Route 53 health checks are not evaluated); latency, geolocation and
-multivalue records answer the first record by set identifier. A request for a record whose
+unless it is an alias with EvaluateTargetHealth to a load balancer that has no healthy target
+(then the SECONDARY); Route 53 health checks (HealthCheckId) are not evaluated; latency,
+geolocation and multivalue records answer the first record by set identifier. A request for a record whose
 target answers nowhere here (or is not HTTP) is a 502 that shows the chain of names.
 
 An unknown Host is a 404 whose one line says how to list the known names (`workshop status`).
@@ -68,6 +69,7 @@ class Choice:
     weight: int | None = None
     set_id: str | None = None
     failover: str | None = None
+    evaluate: bool = False  # an alias's EvaluateTargetHealth
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,12 @@ class Record:
     type: str
     choices: tuple[Choice, ...]
 
-    def pick(self) -> Choice:
+    def pick(self, healthy=lambda choice: True) -> Choice:
         choices = self.choices
         primary = [c for c in choices if (c.failover or "").upper() == "PRIMARY"]
-        if primary:
-            return primary[0]
+        secondary = [c for c in choices if (c.failover or "").upper() == "SECONDARY"]
+        if primary or secondary:
+            return primary[0] if primary and (not secondary or healthy(primary[0])) else secondary[0]
         if any(c.weight is not None for c in choices):
             weights = [int(c.weight or 0) for c in choices]
             return random.choices(choices, weights if sum(weights) else None)[0]
@@ -114,8 +117,9 @@ def read_records() -> tuple[dict[str, Record], dict[str, str]]:
                 for target in targets:
                     if target:
                         weight = int(rr.weight) if rr.weight not in (None, "") else None
+                        evaluate = str((rr.alias_target or {}).get("EvaluateTargetHealth", "")).lower() == "true"
                         grouped.setdefault((zone.id, normal(rr.name), rr.type), []).append(
-                            Choice(normal(target), weight, rr.set_identifier, rr.failover))
+                            Choice(normal(target), weight, rr.set_identifier, rr.failover, evaluate))
     records: dict[str, Record] = {}
     for (zone_id, name, rtype), choices in sorted(grouped.items()):
         if name not in records or rtype == "A":  # an A record wins over AAAA for the same name
@@ -191,6 +195,19 @@ class Edge:
                 return True
         return False
 
+    def healthy(self, choice: Choice) -> bool:
+        """Route 53's view of an alias with EvaluateTargetHealth: a load balancer with no healthy target is not
+        ("Evaluate target health", Route 53 Developer Guide); anything else counts as healthy."""
+        if not choice.evaluate:
+            return True
+        endpoint = self.dataplane.by_host(choice.target)
+        if endpoint is None or endpoint.kind != "load-balancer":
+            return True
+        from . import elbv2_dataplane
+
+        plane = elbv2_dataplane.plane_of(self.server)
+        return plane is None or plane.healthy_hosts(endpoint.resource_id) > 0
+
     async def _open(self) -> None:
         from ..dataplane import Endpoint
 
@@ -214,7 +231,7 @@ class Edge:
             chain.append(name)
             record = self.records.get(name)
             if record is not None:
-                name = record.pick().target
+                name = record.pick(self.healthy).target
                 instance_id = self.addresses.get(name)
                 if instance_id is not None:
                     chain.append(name)
