@@ -25,13 +25,8 @@ Health comes from real HTTP checks (`_elbv2_probes`), with AWS's timers divided 
 `_elbv2_probes.TIME_SCALE` (30): the default check every 30 s with 2 failures to go unhealthy
 becomes a check a second, out of service after 2 s; the idle timeout (60 s) becomes 2 s.
 
-Every `METRICS_EVERY_S` seconds the counts go to CloudWatch (namespace `AWS/ApplicationELB`,
-"CloudWatch metrics for your Application Load Balancer"): RequestCount, HTTPCode_ELB_5XX_Count,
-HTTPCode_Target_2XX/3XX/4XX/5XX_Count (dimension LoadBalancer=`app/<name>/<id>`),
-TargetResponseTime (seconds), HealthyHostCount and UnHealthyHostCount (dimensions LoadBalancer
-and TargetGroup), RequestCountPerTarget (requests sent to the group / its healthy targets;
-dimensions TargetGroup, and TargetGroup with LoadBalancer). Counts are multiplied by the data plane's `scale` (one local request stands
-for `scale` at the talk's scale).
+Every `METRICS_EVERY_S` seconds the request counts, response times and host counts go to
+CloudWatch's `AWS/ApplicationELB` namespace (`_elbv2_metrics`).
 """
 
 from __future__ import annotations
@@ -44,12 +39,11 @@ import random
 import threading
 import time
 import weakref
-from collections import defaultdict
-from datetime import datetime, timezone
 
 import aiohttp
 from aiohttp import web
 
+from . import _elbv2_metrics as metrics
 from . import _elbv2_model as model
 from . import _elbv2_probes as probes
 from . import _proxy
@@ -62,7 +56,6 @@ METRICS_EVERY_S = 5.0
 RECONCILE_EVERY_S = 1.0
 #: how long the load balancer waits for a target to accept a connection (AWS: 10 s, scaled)
 CONNECT_TIMEOUT_S = probes.scaled(10, floor=0.5)
-NAMESPACE = "AWS/ApplicationELB"
 #: the load balancer's own answers: the status line's text, as an ALB words it
 ALB_ERRORS = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
 
@@ -87,41 +80,10 @@ def trace_id(existing: str | None) -> str:
     return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
 
 
-class _Counts:
-    """Request counts of one load balancer since the last flush (touched by the loop, read by the flusher)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self):
-        self.values: dict[str, int] = defaultdict(int)
-        self.times: list[float] = []
-        self.per_group: dict[str, int] = defaultdict(int)  # requests forwarded, by target group ARN
-
-    def add(self, name: str, n: int = 1):
-        with self.lock:
-            self.values[name] += n
-
-    def took(self, seconds: float):
-        with self.lock:
-            self.times.append(seconds)
-
-    def sent(self, group_arn: str):
-        with self.lock:
-            self.per_group[group_arn] += 1
-
-    def take(self) -> tuple[dict[str, int], list[float], dict[str, int]]:
-        with self.lock:
-            values, times, per_group = dict(self.values), self.times, dict(self.per_group)
-            self.reset()
-        return values, times, per_group
-
-
 class _Listener:
     def __init__(self, spec: model.Balancer, http, server, port: int):
         self.spec, self.http, self.server, self.port = spec, http, server, port
-        self.counts = _Counts()
+        self.counts = metrics.Counts()
 
 
 class LoadBalancers:
@@ -344,51 +306,7 @@ class LoadBalancers:
 
     def flush_metrics(self) -> int:
         """Put the counts since the last flush into moto's CloudWatch; the number of data points put."""
-        from moto.cloudwatch.models import cloudwatch_backends
-
-        from . import cloudwatch_alarms
-
-        now, scale, put = datetime.now(timezone.utc).replace(tzinfo=None), self.dataplane.scale, 0  # moto keeps naive UTC
-        by_backend: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for listener in list(self.listeners.values()):
-            spec = listener.spec
-            lb_dim = [{"Name": "LoadBalancer", "Value": spec.dimension}]
-            values, times, per_group = listener.counts.take()
-            data = by_backend[(spec.account, spec.region)]
-            for name, n in sorted(values.items()):
-                data.append({"MetricName": name, "Dimensions": lb_dim, "Value": n * scale, "Unit": "Count",
-                             "Timestamp": now})
-            if times:
-                data.append({"MetricName": "TargetResponseTime", "Dimensions": lb_dim, "Unit": "Seconds",
-                             "Timestamp": now, "StatisticValues": {"SampleCount": len(times) * scale,
-                                                                   "Sum": sum(times) * scale,
-                                                                   "Minimum": min(times), "Maximum": max(times)}})
-            for arn in spec.group_arns:
-                group = self.groups.get(arn)
-                if group is None:
-                    continue
-                healthy, unhealthy = self.host_counts(spec, group)
-                dims = lb_dim + [{"Name": "TargetGroup", "Value": group.dimension}]
-                data.append({"MetricName": "HealthyHostCount", "Dimensions": dims, "Value": healthy, "Unit": "Count",
-                             "Timestamp": now})
-                data.append({"MetricName": "UnHealthyHostCount", "Dimensions": dims, "Value": unhealthy,
-                             "Unit": "Count", "Timestamp": now})
-                if per_group.get(arn):
-                    per_target = per_group[arn] * scale / max(healthy, 1)
-                    for dimensions in (dims, dims[1:]):
-                        data.append({"MetricName": "RequestCountPerTarget", "Dimensions": dimensions,
-                                     "Value": per_target, "Unit": "Count", "Timestamp": now})
-        for (account, region), data in by_backend.items():
-            if not data:
-                continue
-            backend = cloudwatch_backends[account][region]
-            backend.put_metric_data(NAMESPACE, data)
-            put += len(data)
-            try:
-                cloudwatch_alarms.evaluate_all(account, region, backend, only_new_data=True)
-            except Exception:
-                log.exception("alarm evaluation after the load balancers' metrics failed")
-        return put
+        return metrics.flush(list(self.listeners.values()), self.groups, self.host_counts, self.dataplane.scale)
 
     # --- stop ------------------------------------------------------------------------------
     async def shutdown(self) -> None:
