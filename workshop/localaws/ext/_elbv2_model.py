@@ -6,11 +6,8 @@ thread and handed to the data plane's loop, which never reads moto's objects its
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
-
-log = logging.getLogger("workshop.localaws.elbv2")
 
 #: ALB's default idle timeout (ELB User Guide, "Connection idle timeout"): 60 s
 DEFAULT_IDLE_TIMEOUT_S = 60

@@ -242,6 +242,7 @@ class Distributions:
         edge.http, edge.listener, edge.port = await _proxy.serve(handle)
         self.edges[spec.id] = edge
         self._publish(edge)
+        log.info("distribution %s answers on 127.0.0.1:%d", spec.domain, edge.port)
 
     async def _close(self, dist_id: str) -> None:
         edge = self.edges.pop(dist_id, None)

@@ -153,6 +153,7 @@ class LoadBalancers:
         listener.http, listener.server, listener.port = await _proxy.serve(handle)
         self.listeners[spec.arn] = listener
         self._publish(listener)
+        log.info("load balancer %s answers on 127.0.0.1:%d", spec.dns_name, listener.port)
 
     async def _close(self, arn: str) -> None:
         listener = self.listeners.pop(arn, None)

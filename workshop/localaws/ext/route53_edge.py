@@ -213,6 +213,7 @@ class Edge:
 
         self._client = _proxy.session()
         self._http, self._listener, self.port = await _proxy.serve(self._handle)
+        log.info("the edge routes by Host header on 127.0.0.1:%d", self.port)
         self.dataplane.publish(Endpoint("edge", "edge", self.port, details={
             "routes_by": "Host header: a load balancer's, distribution's or instance's DNS name, or a Route 53 record"}))
 
