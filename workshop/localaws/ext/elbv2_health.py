@@ -13,11 +13,16 @@ With this extension, for instance targets:
 | shutting-down, terminated| draining, then the target leaves the group (AWS deregisters terminated instances) |
 | no such instance         | register_targets refused: InvalidTarget (as AWS documents for RegisterTargets) |
 
-State and reason codes are AWS's (ELBv2 API reference, TargetHealth). A health check
-that probes the web server over HTTP is out of scope: nothing listens on a local instance.
+State and reason codes are AWS's (ELBv2 API reference, TargetHealth). A running instance
+whose web server answers on the data plane is checked over HTTP instead (`elbv2_dataplane`,
+`_elbv2_probes`): its state is that check's verdict (initial, healthy, or unhealthy with
+Target.FailedHealthChecks / Target.Timeout / Target.ResponseCodeMismatch). A running
+instance with nothing listening for it keeps the table's `healthy`.
 """
 
 from __future__ import annotations
+
+from . import _elbv2_probes
 
 
 def _health_for(original):
@@ -41,6 +46,10 @@ def _health_for(original):
         if state in ("stopping", "stopped"):
             return FakeHealthStatus(registered["Id"], port, check_port, "unused",
                                     "Target.InvalidState", f"Target is in the {state} state")
+        checked = _elbv2_probes.verdict(self.arn, registered["Id"])
+        if checked is not None:
+            return FakeHealthStatus(registered["Id"], port, check_port, checked.state, checked.reason,
+                                    checked.description)
         return FakeHealthStatus(registered["Id"], port, check_port, "healthy")
 
     return health_for
