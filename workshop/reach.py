@@ -50,6 +50,8 @@ def address(aws_name: str, port: int, *, target: config.Target | None = None) ->
         if wanted in names or wanted == str(endpoint.get("resource_id", "")).lower():
             return endpoint.get("host", "127.0.0.1"), int(endpoint["port"])
     known = [n for e in listing if e.get("kind") in ("db-instance", "cache-node") for n in e.get("names", [])]
+    place = ".".join(wanted.split(".")[-4:-2])  # region and service (us-east-1.rds): those names first
+    known.sort(key=lambda n: not n.lower().rstrip(".").endswith(f"{place}.amazonaws.com"))
     shown = ", ".join(known[:_LISTED]) + (", ..." if len(known) > _LISTED else "")
     raise Unreachable(f"nothing on the local AWS answers as {aws_name}:{port}; "
                       f"databases and caches it serves: {shown or 'none yet'} (create it, or wait until it is available)")

@@ -144,8 +144,9 @@ class Probe:
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
-    def _one(self, sent: float) -> None:
+    def _one(self) -> None:
         began = time.monotonic()
+        sent = began - self._started  # when it really went out (a busy pool may start it late)
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         headers = {"Host": self.host_header} if self.host_header else {}
         try:
@@ -169,7 +170,7 @@ class Probe:
             delay = due - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
-            self._pool.submit(self._one, time.monotonic() - self._started)
+            self._pool.submit(self._one)
             n += 1
 
     def start(self) -> Probe:
