@@ -92,7 +92,7 @@ def test_course_run_twice_creates_nothing_twice(private_aws, tmp_path):
     def by_notebooks(found):  # an Auto Scaling group's own launches are the group's doing, not a notebook's
         return {(r.kind, r.name) for r in found if not (r.kind == "ec2 instance" and r.id in scaled)}
 
-    assert len(first) > 50
+    assert len(first) > 40  # the course builds dozens of resources (not a count to keep exact)
     assert by_notebooks(second) == by_notebooks(first)
 
 
