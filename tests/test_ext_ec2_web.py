@@ -341,3 +341,19 @@ def test_a_quick_stop_and_start_with_a_new_type_serves_with_the_new_cpu(aws, ec2
 
     assert _wait(four_vcpus)
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+@pytest.mark.slow
+def test_stop_refuses_and_start_serves_as_soon_as_the_call_answers(aws, ec2):
+    """No reconcile round to wait for: refused right after StopInstances returns, and right after StartInstances
+    the box answers with its new type (a resize never reaches the box of before the restart)."""
+    instance_id = _run(ec2)["InstanceId"]
+    endpoint = _serving(aws, {"InstanceId": instance_id})
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert _refused(endpoint.port)
+    ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": "m4.xlarge"})
+    ec2.start_instances(InstanceIds=[instance_id])
+    again = aws.dataplane.find("instance", instance_id)
+    assert again is not None and again.details["instance_type"] == "m4.xlarge"
+    assert _get(again.url, "/health")[2] == "ok"
+    ec2.terminate_instances(InstanceIds=[instance_id])
