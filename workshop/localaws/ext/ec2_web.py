@@ -36,6 +36,7 @@ Wire API on the local AWS (for demos and tests):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -56,8 +57,9 @@ SHUTDOWN_S = 0.25
 #: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
 ONBOX_NAMES = ("localhost", "127.0.0.1")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
-#: EC2 calls after which the listeners follow at once, not at the next round
-STATE_ACTIONS = ("RunInstances", "StartInstances", "StopInstances", "TerminateInstances")
+#: EC2 calls after which the listeners (and their names) follow at once, not at the next round
+STATE_ACTIONS = ("RunInstances", "StartInstances", "StopInstances", "TerminateInstances", "AssociateAddress",
+                 "DisassociateAddress")
 #: how long such a call waits for a round in progress before leaving the change to the next round
 AFTER_CALL_WAIT_S = 0.5
 
@@ -96,6 +98,11 @@ def _group_name(instance) -> str | None:
         if tag.get("key") == "aws:autoscaling:groupName":
             return tag.get("value")
     return None
+
+
+def _names(instance) -> tuple[str, ...]:
+    """The instance's DNS names as they are now (the public one follows its Elastic IP)."""
+    return tuple(n for n in (instance.public_dns_name, instance.private_dns_name) if n)
 
 
 def _raw_user_data(instance):
@@ -188,6 +195,9 @@ class Fleet:
                     self.serving[key].signature = signature
                 except Exception:
                     log.exception("instance %s could not start serving", key[2])
+            elif self.serving[key].endpoint.names != _names(instance):  # an Elastic IP (dis)associated
+                serving = self.serving[key]
+                serving.endpoint = self.plane.publish(dataclasses.replace(serving.endpoint, names=_names(instance)))
 
     def _config(self, instance, parse) -> dict | None:
         """The app config in an instance's user data (cached per user-data value), or None."""
@@ -276,9 +286,8 @@ class Fleet:
         self.ports[key] = port
         details = {"az": az, "instance_type": instance.instance_type, "vcpus": vcpus,
                    "private_ip": instance.private_ip, "autoscaling_group": _group_name(instance)}
-        names = tuple(n for n in (instance.public_dns_name, instance.private_dns_name) if n)
         endpoint = self.plane.publish(Endpoint("instance", instance_id, port, account=account, region=region,
-                                               names=names, details=details))
+                                               names=_names(instance), details=details))
         log.info("instance %s serves the web app on 127.0.0.1:%s", instance_id, port)
         return Serving(key, runner, port, cpu, endpoint)
 
