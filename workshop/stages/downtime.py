@@ -95,8 +95,9 @@ class Watch:
         since = self.marks[-1][0] if self.marks else 0.0
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            if any(s.ok and s.t >= since for s in list(self._probe.result.samples)):
-                self.mark("answering")
+            answered = [s.t for s in list(self._probe.result.samples) if s.ok and s.t >= since]
+            if answered:
+                self.marks.append((min(answered), "answering"))  # when that request was sent
                 return
             time.sleep(0.05)
 

@@ -221,7 +221,9 @@ def _writes_through_rds(ctx) -> CheckResult:
                                         f"'{web['InstanceType']}', user_data=apart.web_user_data(ws)))")
     first = s01_day_one.answers(ctx, name)
     if not first.ok:
-        return CheckResult(name, False, first.message)
+        hint = (f"; {db['DBInstanceIdentifier']} is {db['DBInstanceStatus']} (rds.start_db_instance if stopped)"
+                if "without its data" in first.message else "")
+        return CheckResult(name, False, first.message + hint)
     where = site.box_where(ctx, web)
     text = f"check {uuid.uuid4().hex[:12]}"
     posted = site.post_message(where, text)
