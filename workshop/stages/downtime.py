@@ -13,9 +13,9 @@ shows the boto3 calls that teach; the watch only marks when each was sent. If th
 half-way, the instance is started again on the way out: a demo or a check leaves the stage whole.
 
 What the figures mean on each target: on the local AWS, moto stops and starts an instance at
-once and the web server closes and reopens within one reconcile round (~0.2 s,
-`localaws/ext/ec2_web.py`): the measured outage is the time between the two calls, plus that
-round. On AWS, StopInstances shuts the operating system down first ("By default, this includes a
+once and the web server closes before StopInstances answers and reopens before StartInstances
+does (`localaws/ext/ec2_web.py`): the measured outage is the time between the two calls (and
+`stopped()`'s wait for one refused request), resolved to one probe interval. On AWS, StopInstances shuts the operating system down first ("By default, this includes a
 graceful operating system (OS) shutdown", EC2 API Reference, StopInstances), the instance boots on
 start, and cloud-init runs the user data again, installing the app (docs/local-web.md): none of
 that is emulated, so the same cell measures a far longer outage there.
@@ -61,9 +61,10 @@ class Watch:
         return t
 
     def stopped(self, within_s: float | None = None) -> float:
-        """Mark "stopped" once the box no longer answers. After `wait_stopped` that is so on AWS (the
-        OS has shut down); locally the web server closes at the next reconcile round (<= 0.2 s later),
-        so a resize done at once would fall between two rounds and show no outage at all."""
+        """Mark "stopped" once a probe request has failed. On AWS that is so when `wait_stopped` returns
+        (the OS has shut down). Locally the box refuses as soon as StopInstances answers, but a resize
+        done at once takes tens of milliseconds and would fall between two probe requests: waiting for
+        one refusal (at most one probe interval, 0.1 s at 10 requests/s) makes the outage visible."""
         limit = within_s if within_s is not None else (2.0 if self.ctx.is_local else 60.0)
         since = self.marks[-1][0] if self.marks else 0.0
         deadline = time.monotonic() + limit
