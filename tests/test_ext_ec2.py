@@ -67,3 +67,24 @@ def test_other_attributes_change_while_running(instance):
     ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
     answer = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
     assert answer["DisableApiTermination"]["Value"] is True
+
+
+def test_an_elastic_ip_stays_on_its_instance_through_stop_and_start(instance):
+    """An instance with an Elastic IP keeps that address as its public IP while stopped and after starting."""
+    ec2, instance_id = instance
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=instance_id)
+
+    def public_ip():
+        found = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        return found.get("PublicIpAddress")
+
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert public_ip() == address["PublicIp"]
+    ec2.start_instances(InstanceIds=[instance_id])
+    assert public_ip() == address["PublicIp"]
+    ec2.disassociate_address(AssociationId=ec2.describe_addresses(
+        AllocationIds=[address["AllocationId"]])["Addresses"][0]["AssociationId"])
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.start_instances(InstanceIds=[instance_id])
+    assert public_ip() != address["PublicIp"]  # without it, a start gives a new address (as before)

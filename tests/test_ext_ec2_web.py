@@ -341,3 +341,38 @@ def test_a_quick_stop_and_start_with_a_new_type_serves_with_the_new_cpu(aws, ec2
 
     assert _wait(four_vcpus)
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+@pytest.mark.slow
+def test_stop_refuses_and_start_serves_as_soon_as_the_call_answers(aws, ec2):
+    """No reconcile round to wait for: refused right after StopInstances returns, and right after StartInstances
+    the box answers with its new type (a resize never reaches the box of before the restart)."""
+    instance_id = _run(ec2)["InstanceId"]
+    endpoint = _serving(aws, {"InstanceId": instance_id})
+    ec2.stop_instances(InstanceIds=[instance_id])
+    assert _refused(endpoint.port)
+    ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": "m4.xlarge"})
+    ec2.start_instances(InstanceIds=[instance_id])
+    again = aws.dataplane.find("instance", instance_id)
+    assert again is not None and again.details["instance_type"] == "m4.xlarge"
+    assert _get(again.url, "/health")[2] == "ok"
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+@pytest.mark.slow
+def test_the_public_name_follows_an_elastic_ip(aws, ec2):
+    """Associating an Elastic IP renames the serving box at once (same port, no restart): it answers as the
+    address's public DNS name, and keeps it through a stop and start."""
+    instance_id = _run(ec2)["InstanceId"]
+    endpoint = _serving(aws, {"InstanceId": instance_id})
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=address["AllocationId"], InstanceId=instance_id)
+    name = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["PublicDnsName"]
+    assert address["PublicIp"].replace(".", "-") in name
+    renamed = aws.dataplane.by_host(name)
+    assert renamed is not None and renamed.resource_id == instance_id and renamed.port == endpoint.port
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.start_instances(InstanceIds=[instance_id])
+    assert aws.dataplane.by_host(name).resource_id == instance_id
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.release_address(AllocationId=address["AllocationId"])

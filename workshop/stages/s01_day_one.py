@@ -9,11 +9,15 @@ instance: stop the instance and the site is down (one box, no failover).
 
 from __future__ import annotations
 
+import html
+import re
+import time
+
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..exercises import Exercise
 from ..webapp import userdata
-from . import Band, Check, CheckResult, Stage, dns, infra, register
+from . import Band, Check, CheckResult, Stage, dns, downtime, infra, register, site
 
 #: a documentation address (RFC 5737): replace it with your own address/32
 DEFAULT_SSH_CIDR = "198.51.100.7/32"
@@ -132,6 +136,94 @@ def _ssh(ctx) -> CheckResult:
     return CheckResult("ssh", True, f"SSH only from {', '.join(sources)}")
 
 
+# --- checks with requests: it answers, and when it stops nothing does ------------------------
+
+#: seconds the no-failover check keeps the box stopped while probing it
+HOLD_S = 1.0
+#: on the local AWS a stopped box refuses connections within a reconcile round: allow this much
+LOCAL_REFUSED_WITHIN_S = 1.0
+_DB_DOWN = re.compile(r'class="db-down">(.*?)</p>', re.S)
+
+
+def _database_of(ctx, instance_id: str) -> str:
+    """Which database the box's web app uses, from its user data: 'its own MySQL' or the endpoint."""
+    from ..errors import BadInput
+
+    try:
+        config = userdata.parse(infra.current_user_data(ctx, instance_id)) or {}
+    except BadInput:
+        config = {}
+    writer = (config.get("db") or {}).get("writer")
+    return "its own MySQL" if writer in ("localhost", "127.0.0.1") else (writer or "an unknown database")
+
+
+def answers(ctx, name: str = "answers") -> CheckResult:
+    """GET the box's address: a 200 page from this instance, naming it and its AZ, with the database's data."""
+    instance = infra.find_instance(ctx, "web-a")
+    if instance is None:
+        return CheckResult(name, False, f"no instance {ctx.name('web-a')}: run stage 1")
+    instance_id, state = instance["InstanceId"], instance["State"]["Name"]
+    if state != "running":
+        return CheckResult(name, False, f"nothing answers: {instance_id} is {state} and it is the only box "
+                                        f"(no failover); start it: ec2.start_instances(InstanceIds=['{instance_id}'])")
+    where = site.box_where(ctx, instance)
+    page = site.get(where, within_s=site.startup_s(ctx))
+    if not page.ok:
+        return CheckResult(name, False, f"GET {where.url}/ failed ({page.why()}): {instance_id} is running but its web "
+                                        "server does not answer; on AWS give it a few minutes after a start, then "
+                                        "run the check again")
+    served_by, az = page.header("X-Instance-Id"), page.header("X-Availability-Zone")
+    if served_by != instance_id or instance_id not in page.body:
+        return CheckResult(name, False, f"expected the page from {instance_id}, found it from {served_by}: the "
+                                        "address leads to another box; associate the Elastic IP with this one")
+    if page.header("X-Data-Source") != "writer":
+        down = _DB_DOWN.search(page.body)
+        why = html.unescape(down.group(1)) if down else f"X-Data-Source: {page.header('X-Data-Source')}"
+        return CheckResult(name, False, f"{instance_id} answered without its data: {why}")
+    return CheckResult(name, True, f"GET / -> {page.status} from {instance_id} in {az}, messages read from "
+                                   f"{_database_of(ctx, instance_id)} (X-Data-Source: writer)")
+
+
+def _no_failover(ctx) -> CheckResult:
+    """Stop the box under a probe: every request fails; start it: it answers again (left running)."""
+    name = "no-failover"
+    first = answers(ctx, name)
+    if not first.ok:
+        return CheckResult(name, False, f"cannot show it: {first.message}")
+    instance = infra.find_instance(ctx, "web-a")
+    instance_id, ec2 = instance["InstanceId"], infra.client(ctx, "ec2")
+    with downtime.watch(ctx, instance, lead_s=0.5, tail_s=0.3) as w:
+        w.mark("stop_instances")
+        ec2.stop_instances(InstanceIds=[instance_id])
+        infra.wait_stopped(ctx, instance_id, ctx.name("web-a"))
+        w.stopped()
+        time.sleep(HOLD_S)
+        w.mark("start_instances")
+        ec2.start_instances(InstanceIds=[instance_id])
+        infra.wait_running(ctx, instance_id, ctx.name("web-a"))
+        w.mark("running")
+    stopped = w.between("stopped", "start_instances")
+    answered = [s for s in stopped if s.ok]
+    if not stopped or answered:
+        others = sorted({s.instance or "?" for s in answered})
+        return CheckResult(name, False, f"while {instance_id} was stopped {len(answered)} of {len(stopped)} requests "
+                                        f"were answered (by {', '.join(others) or 'nobody'}): expected none, it is "
+                                        f"the only box [{w.result.timeline()}]")
+    refused_after = w.down_at - w.at("stop_instances")
+    if ctx.is_local and refused_after > LOCAL_REFUSED_WITHIN_S:
+        return CheckResult(name, False, f"the stopped box kept answering for {refused_after:.2f} s after "
+                                        f"stop_instances (expected refusals within {LOCAL_REFUSED_WITHIN_S:g} s): "
+                                        "is the local AWS's reconcile loop running? (workshop status)")
+    if w.back_at is None:
+        return CheckResult(name, False, f"{instance_id} was started again but does not answer yet ({w.summary()}); "
+                                        "run the check again in a minute")
+    kinds = ", ".join(sorted(k or "?" for k in w.errors()))
+    return CheckResult(name, True, f"one box, no failover: stopped, {len(stopped)} of {len(stopped)} requests failed "
+                                   f"({kinds}), the first {refused_after:.2f} s after stop_instances; started, answering "
+                                   f"again {w.back_at - w.at('start_instances'):.2f} s after start_instances "
+                                   f"[{w.result.timeline()}]")
+
+
 # --- the exercise -----------------------------------------------------------------------
 
 def _check_ingress(value, namespace) -> str | None:
@@ -193,6 +285,10 @@ STAGE = register(Stage(
         Check("dns", _dns, "www resolves (kit resolver over the zone's records) to the Elastic IP"),
         Check("site", site_status, "www -> Elastic IP -> a running instance that admits HTTP"),
         Check("ssh", _ssh, "SSH is admitted only from the learner's CIDR"),
+        Check("answers", answers, "GET the box's address: a 200 page from the instance, naming it and its AZ, "
+                                  "read from its own MySQL"),
+        Check("no-failover", _no_failover, "stopped, the box answers no request (refused within 1 s locally); "
+                                           "started, it answers again (slide 5)"),
     ),
     build=build,
     exercises=EXERCISES,

@@ -7,6 +7,11 @@ at the same address. The families table reads each type's vCPUs and memory from
 `describe_instance_types` (AWS's own data, the figures of the AWS "Amazon EC2 Instance
 Types" page, https://aws.amazon.com/ec2/instance-types/). The wall: c4.8xlarge is the
 largest size of its family; beyond it there is no bigger box, only more boxes.
+
+The `resize-downtime` check measures what slide 4's "easy to change instance sizes" costs: a
+type change on the running box is refused, and the stop and start it needs, under a trickle of
+requests, is an outage (`downtime.Watch`). Locally that outage is only the emulator's (no OS
+shutdown, no boot, no user data run: see `downtime`); on AWS the same check measures the real one.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from botocore.exceptions import ClientError
+
 from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput
 from ..exercises import Exercise
-from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
+from . import Band, Check, CheckResult, Stage, downtime, infra, register, s01_day_one
 
 #: the talk's steps (slide 4)
 SIZES = ("t2.micro", "m4.2xlarge", "c4.8xlarge")
@@ -122,6 +129,50 @@ def _same_address(ctx) -> CheckResult:
     return CheckResult("same-address", site.ok, message)
 
 
+def refused_while_running(ctx, instance: dict) -> str | None:
+    """Ask for a type change on the running box (its own type: nothing changes if a target accepted it);
+    the error code it is refused with, or None if it was accepted."""
+    try:
+        infra.client(ctx, "ec2").modify_instance_attribute(InstanceId=instance["InstanceId"],
+                                                           InstanceType={"Value": instance["InstanceType"]})
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return None
+
+
+def _resize_downtime(ctx) -> CheckResult:
+    """A resize needs a stop: refused while running; the stop and start it needs, under traffic, is an outage."""
+    name = "resize-downtime"
+    first = s01_day_one.answers(ctx, name)
+    if not first.ok:
+        return CheckResult(name, False, f"cannot measure it: {first.message}")
+    instance = infra.find_instance(ctx, "web-a")
+    instance_id, ec2 = instance["InstanceId"], infra.client(ctx, "ec2")
+    refused = refused_while_running(ctx, instance)
+    if refused != "IncorrectInstanceState":
+        return CheckResult(name, False, f"expected a type change on the running {instance_id} to be refused with "
+                                        f"IncorrectInstanceState (stop it first), found {refused or 'it accepted'}")
+    with downtime.watch(ctx, instance, lead_s=0.5, tail_s=0.3) as w:
+        w.mark("stop_instances")
+        ec2.stop_instances(InstanceIds=[instance_id])
+        infra.wait_stopped(ctx, instance_id, ctx.name("web-a"))
+        w.stopped()
+        w.mark("start_instances")
+        ec2.start_instances(InstanceIds=[instance_id])
+        infra.wait_running(ctx, instance_id, ctx.name("web-a"))
+        w.mark("running")
+    if w.down_at is None:
+        return CheckResult(name, False, f"no request failed across the stop and start of {instance_id} "
+                                        f"[{w.result.timeline()}]: expected an outage, one box cannot be resized live")
+    if w.back_at is None:
+        return CheckResult(name, False, f"{instance_id} was started again but does not answer yet ({w.summary()}); "
+                                        "run the check again in a minute")
+    emulated = (" (local AWS: moto stops and starts at once, no OS shutdown, boot or user data run; "
+                "on AWS they add to it)") if ctx.is_local else ""
+    return CheckResult(name, True, f"a type change on the running box is refused (IncorrectInstanceState); the stop "
+                                   f"and start it needs: {w.summary()}{emulated}")
+
+
 # --- the exercise: predict what the bigger box serves, before the model says ----------------------
 
 def capacity_on(ctx_or_topology, instance_type: str):
@@ -204,6 +255,8 @@ STAGE = register(Stage(
     checks=(
         Check("size", _size, "the day-1 instance runs as c4.8xlarge"),
         Check("same-address", _same_address, "the Elastic IP and www still lead to the resized instance"),
+        Check("resize-downtime", _resize_downtime, "a type change is refused while running; the stop and start it "
+                                                   "needs, under a trickle of requests, is an outage (slide 4)"),
     ),
     build=build,
     band=Band(1_000, slide="3-4", note="slide 4 gives no count ('(same box, bigger)'): the bigger box serves at "

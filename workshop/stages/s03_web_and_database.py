@@ -9,11 +9,17 @@ An application on the instance could read it from the instance metadata service 
 instance metadata tags enabled (`MetadataOptions={"InstanceMetadataTags": "enabled"}`; AWS, "View tags for your
 EC2 instances from instance metadata", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html),
 which the kit does not set; the stage's user data gives the application its endpoint).
+
+The `writes-through-rds` check proves it with a request: a message POSTed to the web box is on
+its next page (`X-Data-Source: writer`) and, read with PyMySQL through `workshop.reach`, in the
+RDS database's `messages` table (then deleted again). On AWS the database is private: the
+check reads it back through the web page only.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 
 from botocore.exceptions import ClientError
 
@@ -21,7 +27,7 @@ from .. import bill, topology
 from ..architecture import Architecture, Edge, Group, Node
 from ..errors import BadInput, WorkshopError
 from ..exercises import Exercise
-from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one
+from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, site
 
 DB_ENGINE = "mysql"
 DB_CLASS = "db.m5.large"
@@ -171,6 +177,78 @@ def _web_config(ctx) -> CheckResult:
     return CheckResult("web-config", True, f"web {web['InstanceId']} ({web['InstanceType']}) -> {configured}:{DB_PORT}")
 
 
+def app_database(ctx, instance_id: str) -> str | None:
+    """The DB writer the web box's app is configured with (its user data), or None."""
+    from ..webapp import userdata
+
+    try:
+        config = userdata.parse(infra.current_user_data(ctx, instance_id)) or {}
+    except BadInput:
+        return None
+    return (config.get("db") or {}).get("writer")
+
+
+def rows_in_rds(ctx, db: dict, text: str, delete: bool = False) -> int:
+    """How many `messages` rows in the RDS database carry `text` (PyMySQL through workshop.reach); then delete them."""
+    from .. import reach
+    from . import webtier
+
+    conn = reach.mysql_connect(db, database=webtier.APP_DATABASE)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM messages WHERE text = %s", (text,))
+            found = int(cur.fetchone()[0])
+            if delete:
+                cur.execute("DELETE FROM messages WHERE text = %s", (text,))
+        return found
+    finally:
+        conn.close()
+
+
+def _writes_through_rds(ctx) -> CheckResult:
+    """POST a message to the web box: it is on the next page (from the writer) and in RDS's table."""
+    import pymysql
+
+    name = "writes-through-rds"
+    web, db = infra.find_instance(ctx, "web-a"), find_db(ctx)
+    if web is None or db is None:
+        return CheckResult(name, False, "the web instance or the database is missing: run stages 1 and 3")
+    endpoint, web_id = db["Endpoint"]["Address"], web["InstanceId"]
+    writer = app_database(ctx, web_id)
+    if writer != endpoint:
+        return CheckResult(name, False, f"the web box's app writes to {writer!r}, not the RDS endpoint {endpoint}: "
+                                        f"give it stage 3's user data (infra.resize(ws, '{web_id}', "
+                                        f"'{web['InstanceType']}', user_data=apart.web_user_data(ws)))")
+    first = s01_day_one.answers(ctx, name)
+    if not first.ok:
+        hint = (f"; {db['DBInstanceIdentifier']} is {db['DBInstanceStatus']} (rds.start_db_instance if stopped)"
+                if "without its data" in first.message else "")
+        return CheckResult(name, False, first.message + hint)
+    where = site.box_where(ctx, web)
+    text = f"check {uuid.uuid4().hex[:12]}"
+    posted = site.post_message(where, text)
+    if posted.status != 303:
+        return CheckResult(name, False, f"POST /messages answered {posted.why()}: the web box could not write to "
+                                        f"{endpoint}; is the DB instance available (rds.start_db_instance if stopped)?")
+    page = site.get(where)
+    source = page.header("X-Data-Source")
+    if source != "writer" or text not in page.body:
+        return CheckResult(name, False, f"the message was saved but the next page does not show it from the writer "
+                                        f"(X-Data-Source: {source}, {page.why()})")
+    if not ctx.is_local:
+        return CheckResult(name, True, f"POST /messages -> 303, then GET / shows it (X-Data-Source: writer) via "
+                                       f"{endpoint}; the database is private, so it was not read from here")
+    try:
+        found = rows_in_rds(ctx, db, text, delete=True)
+    except pymysql.MySQLError as exc:
+        return CheckResult(name, False, f"reading it back from {endpoint} failed: MySQL {exc.args[0]}: {exc.args[-1]}")
+    if found != 1:
+        return CheckResult(name, False, f"the page shows the message but RDS's messages table holds {found} such rows: "
+                                        "the web box is not writing to this database")
+    return CheckResult(name, True, f"POST /messages -> 303; GET / shows it (X-Data-Source: writer); PyMySQL finds "
+                                   f"the row in {db['DBInstanceIdentifier']}'s messages table (then deletes it)")
+
+
 def _check_db_ingress(value, namespace) -> str | None:
     web_sg = namespace.get("web_sg")
     if not isinstance(value, list) or not value:
@@ -226,6 +304,8 @@ STAGE = register(Stage(
         Check("database", _database, "RDS MySQL available in a private DB subnet group over two AZs"),
         Check("db-access", _db_access, "the database admits 3306 only from the web tier's security group"),
         Check("web-config", _web_config, "the running web instance is configured with the database endpoint"),
+        Check("writes-through-rds", _writes_through_rds, "a message POSTed to the web box is on its next page and, "
+                                                         "read with PyMySQL, in the RDS database"),
     ),
     build=build,
     exercises=EXERCISES,

@@ -8,6 +8,12 @@ AWS refuses too.
 
 moto 5.2.5 also refuses every `ModifyInstanceAttribute(UserData=...)` sent by boto3 ("Invalid
 BASE64 encoding": it base64-decodes the already decoded blob); here the bytes are stored as sent.
+
+moto 5.2.5 also drops an Elastic IP's address from the instance at a stop and gives it a random
+public IP at the start, while the address still says it is associated. On AWS "the Elastic IP
+address remains in place through events that normally cause the address to change, such as
+stopping or restarting the instance" (AWS Knowledge Center, "What is an Elastic IP address?";
+EC2 User Guide, "Elastic IP addresses"): `www` -> Elastic IP -> instance must survive a resize.
 """
 
 from __future__ import annotations
@@ -42,10 +48,28 @@ def _parse_user_data(original):
     return parse_user_data
 
 
+def _elastic_ip(nic):
+    """The Elastic IP associated with this network interface, or None."""
+    return next((a for a in list(nic.ec2_backend.addresses) if a.eni is nic), None)
+
+
+def _keeping_elastic_ip(original):
+    def stop_or_start(self):
+        address = _elastic_ip(self)
+        if address is None:
+            return original(self)
+        self.public_ip = address.public_ip
+
+    return stop_or_start
+
+
 def patches(moto) -> None:
     """Called once per process by the server, after its moto version check."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses import instances as responses
 
     InstanceBackend.modify_instance_attribute = _modify(InstanceBackend.modify_instance_attribute)
     responses.parse_user_data = _parse_user_data(responses.parse_user_data)
+    NetworkInterface.stop = _keeping_elastic_ip(NetworkInterface.stop)
+    NetworkInterface.start = _keeping_elastic_ip(NetworkInterface.start)

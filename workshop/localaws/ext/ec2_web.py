@@ -11,7 +11,10 @@ published in the data plane as
 (the load balancer finds its targets this way). A reconcile loop compares moto's instance
 states with what listens every `RECONCILE_S` seconds, so every path that changes an instance
 counts: RunInstances, Start/Stop/TerminateInstances, and Auto Scaling's launches and
-terminations (which bypass EC2's API). Stopping, terminating or losing the AZ closes the
+terminations (which bypass EC2's API). Those EC2 calls also reconcile before they answer, so a
+box that StopInstances stopped refuses connections as soon as the call returns (on AWS it has
+shut down once `instance_stopped` says so), and the one StartInstances started answers with its
+new type and user data: no request reaches the box of before the restart. Stopping, terminating or losing the AZ closes the
 listener and drops its connections (connection refused, not a hang); starting serves again,
 on the same port when it is free.
 
@@ -33,6 +36,7 @@ Wire API on the local AWS (for demos and tests):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -53,6 +57,11 @@ SHUTDOWN_S = 0.25
 #: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
 ONBOX_NAMES = ("localhost", "127.0.0.1")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+#: EC2 calls after which the listeners (and their names) follow at once, not at the next round
+STATE_ACTIONS = ("RunInstances", "StartInstances", "StopInstances", "TerminateInstances", "AssociateAddress",
+                 "DisassociateAddress")
+#: how long such a call waits for a round in progress before leaving the change to the next round
+AFTER_CALL_WAIT_S = 0.5
 
 
 @dataclass
@@ -89,6 +98,11 @@ def _group_name(instance) -> str | None:
         if tag.get("key") == "aws:autoscaling:groupName":
             return tag.get("value")
     return None
+
+
+def _names(instance) -> tuple[str, ...]:
+    """The instance's DNS names as they are now (the public one follows its Elastic IP)."""
+    return tuple(n for n in (instance.public_dns_name, instance.private_dns_name) if n)
 
 
 def _raw_user_data(instance):
@@ -153,26 +167,37 @@ class Fleet:
                     out[(account, region, instance.id)] = (instance, config, _signature(instance))
         return out
 
-    def reconcile(self) -> None:
-        """Open listeners for instances that should serve and close the others."""
-        with self._lock:
-            try:
-                wanted = self.wanted()
-            except RuntimeError:  # moto's dicts changed while we read them: next round
-                return
-            # gone, or restarted since it opened (a stop and start quicker than one round: a new
-            # type or new user data, as stages 2 and 3 do): close, and open again below
-            for key in [k for k, v in self.serving.items() if k not in wanted or wanted[k][2] != v.signature]:
-                self._close(self.serving.pop(key))
-            for key in [k for k in self.onbox if k not in self._alive]:  # terminated: its disk is gone
-                self.onbox.pop(key).close()
-            for key, (instance, config, signature) in wanted.items():
-                if key not in self.serving:
-                    try:
-                        self.serving[key] = self._open(key, instance, config)
-                        self.serving[key].signature = signature
-                    except Exception:
-                        log.exception("instance %s could not start serving", key[2])
+    def reconcile(self, wait_s: float = -1) -> None:
+        """Open listeners for instances that should serve and close the others. With `wait_s` >= 0, give up
+        (the next round will do it) when another reconcile holds the fleet for longer than that."""
+        if not self._lock.acquire(timeout=wait_s):
+            return
+        try:
+            self._reconcile()
+        finally:
+            self._lock.release()
+
+    def _reconcile(self) -> None:
+        try:
+            wanted = self.wanted()
+        except RuntimeError:  # moto's dicts changed while we read them: next round
+            return
+        # gone, or restarted since it opened (a stop and start quicker than one round: a new
+        # type or new user data, as stages 2 and 3 do): close, and open again below
+        for key in [k for k, v in self.serving.items() if k not in wanted or wanted[k][2] != v.signature]:
+            self._close(self.serving.pop(key))
+        for key in [k for k in self.onbox if k not in self._alive]:  # terminated: its disk is gone
+            self.onbox.pop(key).close()
+        for key, (instance, config, signature) in wanted.items():
+            if key not in self.serving:
+                try:
+                    self.serving[key] = self._open(key, instance, config)
+                    self.serving[key].signature = signature
+                except Exception:
+                    log.exception("instance %s could not start serving", key[2])
+            elif self.serving[key].endpoint.names != _names(instance):  # an Elastic IP (dis)associated
+                serving = self.serving[key]
+                serving.endpoint = self.plane.publish(dataclasses.replace(serving.endpoint, names=_names(instance)))
 
     def _config(self, instance, parse) -> dict | None:
         """The app config in an instance's user data (cached per user-data value), or None."""
@@ -261,9 +286,8 @@ class Fleet:
         self.ports[key] = port
         details = {"az": az, "instance_type": instance.instance_type, "vcpus": vcpus,
                    "private_ip": instance.private_ip, "autoscaling_group": _group_name(instance)}
-        names = tuple(n for n in (instance.public_dns_name, instance.private_dns_name) if n)
         endpoint = self.plane.publish(Endpoint("instance", instance_id, port, account=account, region=region,
-                                               names=names, details=details))
+                                               names=_names(instance), details=details))
         log.info("instance %s serves the web app on 127.0.0.1:%s", instance_id, port)
         return Serving(key, runner, port, cpu, endpoint)
 
@@ -322,6 +346,12 @@ def _metrics_route(fleet: Fleet):
     return handle
 
 
+def _changes_instances(request) -> bool:
+    from ..wire import aws_action
+
+    return request.method == "POST" and aws_action(request) in STATE_ACTIONS
+
+
 def install(server) -> None:
     from . import _instance_metrics
 
@@ -330,4 +360,5 @@ def install(server) -> None:
     server.route(None, r"^/_workshop/dataplane/az$", _az_route(fleet))
     server.route(None, r"^/_workshop/dataplane/metrics$", _metrics_route(fleet))
     server.background("ec2-web", fleet.reconcile, RECONCILE_S)
+    server.after(_changes_instances, lambda request, response: fleet.reconcile(wait_s=AFTER_CALL_WAIT_S))
     server.background("ec2-web-metrics", lambda: _instance_metrics.publish(fleet), METRIC_INTERVAL_S)
