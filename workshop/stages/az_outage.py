@@ -35,6 +35,8 @@ BEFORE_S, CLEAN_S = 2.0, 2.0
 #: the longest the drill waits for the site to recover, and for the AZ's targets to be healthy again
 RECOVER_TIMEOUT_S, RESTORE_TIMEOUT_S = 10.0, 10.0
 RATE = 20.0  # probe requests a second
+#: how long the drill waits for healthy targets in two AZs before it starts (a target just started: 1 check)
+READY_TIMEOUT_S = 3.0
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -158,7 +160,10 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
         if db is None:
             raise WorkshopError(f"no database {ctx.name('db')}: build stage 4 first (ws.build_previous())")
         az = az or db["AvailabilityZone"]
-        serving = _healthy_azs(ctx)
+        serving, waited = _healthy_azs(ctx), time.monotonic()
+        while len(serving) < 2 and time.monotonic() - waited < READY_TIMEOUT_S:  # a target just (re)started
+            time.sleep(0.2)
+            serving = _healthy_azs(ctx)
         if az not in serving or len(serving) < 2:
             raise WorkshopError(f"the drill needs healthy targets in two AZs, found {serving or 'none'}: start both web "
                                 "instances and wait for their health checks (the serving check says which)")
