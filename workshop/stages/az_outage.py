@@ -152,6 +152,17 @@ def _healthy_azs(ctx) -> list[str]:
                   if any(state == "healthy" for _, state in targets))
 
 
+def _answering_azs(site: probe.Where, timeout_s: float | None = None) -> list[str]:
+    """The AZs that answer GETs through www, waiting up to READY_TIMEOUT_S for a second one (a target just
+    started passes its first health check within a second or so)."""
+    deadline = time.monotonic() + (READY_TIMEOUT_S if timeout_s is None else timeout_s)
+    while True:
+        found = sorted({s.az for s in (www.get(site) for _ in range(4)) if www.good(s) and s.az})
+        if len(found) >= 2 or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE_S, clean_s: float = CLEAN_S) -> Drill:
     """Lose `az` (default: the database primary's) under a steady probe, then bring it back; see the module."""
     started = time.monotonic()
@@ -160,16 +171,14 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
         if db is None:
             raise WorkshopError(f"no database {ctx.name('db')}: build stage 4 first (ws.build_previous())")
         az = az or db["AvailabilityZone"]
-        serving, waited = _healthy_azs(ctx), time.monotonic()
-        while len(serving) < 2 and time.monotonic() - waited < READY_TIMEOUT_S:  # a target just (re)started
-            time.sleep(0.2)
-            serving = _healthy_azs(ctx)
+        site_at = www.where(ctx)
+        serving = _answering_azs(site_at)
         if az not in serving or len(serving) < 2:
-            raise WorkshopError(f"the drill needs healthy targets in two AZs, found {serving or 'none'}: start both web "
-                                "instances and wait for their health checks (the serving check says which)")
+            raise WorkshopError(f"the drill needs www answered from two AZs, found {serving or 'none'} (healthy "
+                                f"targets in {_healthy_azs(ctx) or 'none'}): start both web instances and wait for "
+                                "their health checks (the serving check says which)")
         other = next(z for z in serving if z != az)
         box = _web_in(ctx, az)
-        site_at = www.where(ctx)
         single = probe.Probe(www.where(ctx, box["PublicDnsName"]).url, rate / 2) if box and box.get(
             "PublicDnsName") else None
         site = probe.Probe(site_at.url, rate, host_header=site_at.host_header)
