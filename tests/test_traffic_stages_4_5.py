@@ -127,6 +127,25 @@ def test_workshop_traffic_through_www_reaches_both_azs(stage4, tmp_path):
     assert result.summary["failures"] == 0 and set(result.summary["azs"]) == {"us-east-1a", "us-east-1b"}
 
 
+@pytest.mark.slow
+def test_stage4_az_loss_with_a_single_az_database_fails_naming_multi_az(stage4):
+    """With the database single-AZ, losing its AZ leaves every page without data until the AZ returns: the
+    check fails with the call that adds a standby; the database is started again afterwards."""
+    from workshop import waits
+    from workshop.stages import s03_web_and_database as s03
+
+    ctx = _ctx(4, stage4.run_id)
+    rds, db_id = ctx.client("rds"), s03.find_db(ctx)["DBInstanceIdentifier"]
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, MultiAZ=False, ApplyImmediately=True)
+    try:
+        result = _check(ctx, "survives-az-loss")
+        assert not result.ok and "single-AZ database" in result.message and "MultiAZ=True" in result.message
+        assert s03.find_db(ctx)["DBInstanceStatus"] == "available"
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier=db_id, MultiAZ=True, ApplyImmediately=True)
+        waits.waiter(rds, "db_instance_available", "Multi-AZ again", typical_s=1, DBInstanceIdentifier=db_id)
+
+
 @pytest.fixture(scope="module")
 def stage5(local_aws):
     """A run built up to stage 5."""

@@ -68,6 +68,7 @@ class Drill:
     up_at: float
     restored_s: float | None  # seconds after the AZ came back until both AZs' targets were healthy (None: not)
     wall_s: float = 0.0
+    db_lost: bool = False  # a single-AZ primary was in the lost AZ: no standby, down until the AZ returned
 
     def bad(self, result: probe.Result, t0: float = 0.0, t1: float = float("inf")) -> list[probe.Sample]:
         return [s for s in result.between(t0, t1) if not www.good(s)]
@@ -103,7 +104,8 @@ class Drill:
         kinds = sorted({s.error if s.error else "page without data (database failing over)" for s in window})
         lines = [
             f"{self.az} lost at {t0:.1f} s (web {self.box or '-'}"
-            + (f"; the database primary: RDS failed over to {self.other})" if self.failed_over else ")")
+            + (f"; the database primary: RDS failed over to {self.other})" if self.failed_over else
+               "; the single-AZ database: no standby, down with it)" if self.db_lost else ")")
             + f", back at {t1:.1f} s",
             f"  www (two AZs):      {timeline(site, self)}",
             f"    before: {fmt(before)}",
@@ -183,6 +185,9 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
             "PublicDnsName") else None
         site = probe.Probe(site_at.url, rate, host_header=site_at.host_header)
         failed_over = db["AvailabilityZone"] == az and bool(db.get("MultiAZ"))
+        # a single-AZ database in the lost AZ is lost with it (no standby): stopped until the AZ returns
+        db_lost = db["AvailabilityZone"] == az and not db.get("MultiAZ")
+        rds = ctx.client("rds")
         down = False
         try:
             site.start()
@@ -193,7 +198,9 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
             set_az(ctx, az, True)
             down = True
             if failed_over:  # AWS fails over by itself when the primary's AZ goes; here the drill asks for it
-                ctx.client("rds").reboot_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], ForceFailover=True)
+                rds.reboot_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], ForceFailover=True)
+            elif db_lost:
+                rds.stop_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"])
             deadline = time.monotonic() + RECOVER_TIMEOUT_S
             while time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -209,6 +216,8 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
         finally:
             if down:
                 set_az(ctx, az, False)
+            if db_lost:
+                rds.start_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"])
             site_result = site.stop()
             single_result = single.stop() if single is not None else None
         came_back = time.monotonic()
@@ -219,4 +228,4 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
                 break
             time.sleep(0.2)
     return Drill(az, other, box["InstanceId"] if box else None, failed_over, site_result, single_result,
-                 down_at, up_at, restored, time.monotonic() - started)
+                 down_at, up_at, restored, time.monotonic() - started, db_lost)

@@ -214,8 +214,13 @@ def _survives_az_loss(ctx) -> CheckResult:
         drill = az_outage.run(ctx)
     except WorkshopError as exc:
         return CheckResult(name, False, f"the AZ-loss drill could not start: {exc}")
-    head = f"lost {drill.az}" + (" with the database primary" if drill.failed_over else "")
+    head = f"lost {drill.az}" + (" with the database primary" if drill.failed_over else
+                                 " with the single-AZ database" if drill.db_lost else "")
     if drill.last_error_at is not None and drill.up_at - drill.last_error_at < az_outage.CLEAN_S:
+        if drill.db_lost:
+            return CheckResult(name, False, f"{head}: pages lacked their data for {drill.recovery_s:.1f} s, until "
+                                            "the AZ came back: no standby to fail over to; "
+                                            "modify_db_instance(MultiAZ=True, ApplyImmediately=True)")
         return CheckResult(name, False, f"{head}: requests through www still failed {drill.recovery_s:.1f} s later "
                                         f"({drill.errors_after()} after the window; answered by "
                                         f"{az_outage.fmt(drill.azs_after())}): both AZs need a healthy web instance "
