@@ -11,6 +11,8 @@ AZs and keeps its endpoint.
 
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import ClientError
 
 from .. import bill, topology, waits
@@ -186,6 +188,13 @@ def _alternates(ctx) -> CheckResult:
         return CheckResult(name, False, f"www does not answer: {exc}")
     samples = www.get_many(where, REQUESTS)
     by_az, by_instance = www.spread(samples)
+    deadline = time.monotonic() + www.FIRST_CHECK_S
+    while len(by_az) < AZ_COUNT and time.monotonic() < deadline and any(  # a target just (re)started: 1 check
+            state in ("initial", "healthy") for az, targets in target_health_by_az(ctx).items() if az not in by_az
+            for _, state in targets):
+        time.sleep(0.3)
+        samples = www.get_many(where, REQUESTS)
+        by_az, by_instance = www.spread(samples)
     failed = [s for s in samples if not s.ok]
     if len(by_az) >= AZ_COUNT and www.alternates(samples) and not failed:
         shown = ", ".join(f"{az}: {n}" for az, n in sorted(by_az.items()))
