@@ -105,7 +105,7 @@ def test_stage4_survives_the_loss_of_the_primary_s_az_and_restores_it(stage4):
     assert 0.5 < drill.recovery_s < 6 and drill.errors_after() == 0
     assert set(drill.azs_after()) == {drill.other} and sum(drill.azs_after().values()) >= 20
     assert drill.single is not None and drill.single_ok_while_down() == 0
-    assert drill.restored_s is not None and az_outage.set_az(ctx, drill.az, False) == []
+    assert drill.restored_s is not None and az_outage.set_az(ctx, drill.az, False) == []  # nothing left dark
     assert s03.find_db(ctx)["AvailabilityZone"] == before["SecondaryAvailabilityZone"]
     assert "one box (stage 1)" in drill.summary()
     result = _check(ctx, "survives-az-loss")
@@ -193,3 +193,23 @@ def test_stage5_replica_reads_fail_without_replicas_and_pass_once_rebuilt(stage5
     finally:
         ctx.stage.build(ctx)
     assert _check(ctx, "replica-reads").ok
+
+
+@pytest.mark.slow
+def test_a_run_s_az_outage_leaves_other_runs_alone(stage4, stage5):
+    """Taking us-east-1a dark for stage 4's run stops its instances there, while another run's instances in
+    the same AZ keep answering (a room shares one local AWS)."""
+    from workshop.stages import az_outage, infra, www
+
+    ctx4, ctx5 = _ctx(4, stage4.run_id), _ctx(5, stage5.run_id)
+    dark = az_outage.run_instances_in(ctx4, "us-east-1a")
+    box = www.where(ctx4, infra.find_instance(ctx4, "web-a")["PublicDnsName"])
+    try:
+        assert az_outage.set_az(ctx4, "us-east-1a", True) == dark and dark
+        time.sleep(0.5)
+        assert www.get(box).status is None  # refused
+        assert {s.az for s in www.get_many(www.where(ctx5), 8)} == {"us-east-1a", "us-east-1b"}
+    finally:
+        az_outage.set_az(ctx4, "us-east-1a", False)
+    time.sleep(0.5)
+    assert www.get(box).ok

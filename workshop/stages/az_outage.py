@@ -3,7 +3,8 @@
 The drill (`run`): a steady probe through `www` (the load balancer over two AZs) and, beside
 it, a probe of the lost AZ's one web instance by its own name, which is what stage 1's single
 box was. Then the AZ holding the database primary goes dark (the worse AZ to lose, exercise
-4.1): every instance in it stops answering while EC2 still says `running`, and RDS fails the
+4.1): every instance of the run in it stops answering while EC2 still says `running` (only the
+run's: a local AWS may serve a whole room, `POST /_workshop/dataplane/az` with `instances`), and RDS fails the
 primary over to its standby (`reboot_db_instance(ForceFailover=True)`, what RDS does itself
 when the primary's AZ is lost: RDS User Guide, "Failing over a Multi-AZ DB instance"). The
 probe shows the errors of the window, when answers came back for good, and that the other AZ
@@ -25,7 +26,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
-from .. import config
+from .. import config, tags
 from ..errors import WorkshopError
 from ..traffic import probe
 from . import infra, s03_web_and_database, s04_users_1000, www
@@ -40,18 +41,30 @@ READY_TIMEOUT_S = 3.0
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def set_az(ctx, az: str, down: bool) -> list[str]:
-    """Take every instance of `az` dark (down=True) or bring it back, on the local AWS; the AZs now down."""
+def run_instances_in(ctx, az: str) -> list[str]:
+    """The ids of the run's instances in `az` (any role), by the course's run tag."""
+    filters = [{"Name": f"tag:{tags.RUN_KEY}", "Values": [ctx.run_id]},
+               {"Name": "availability-zone", "Values": [az]},
+               {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    pages = ctx.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
+    return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
+
+
+def set_az(ctx, az: str, down: bool, instances: list[str] | None = None) -> list[str]:
+    """Take `az` dark (down=True) or bring it back, on the local AWS: the run's instances there (default:
+    `run_instances_in`; a shared local AWS serves other runs too), or `instances`; the instances now dark."""
     if not ctx.is_local:
         raise WorkshopError("an AZ cannot be switched off on a real account from here; AWS Fault Injection Service's "
                             "'AZ Availability: Power Interruption' scenario does it (run it on purpose, with care)")
     from .. import aws
 
+    ids = run_instances_in(ctx, az) if instances is None else instances
     req = urllib.request.Request(f"{aws.endpoint(ctx.target)}/_workshop/dataplane/az", method="POST",
-                                 data=json.dumps({"az": az, "down": down}).encode(),
+                                 data=json.dumps({"az": az, "down": down, "instances": ids}).encode(),
                                  headers={"Content-Type": "application/json"})
     with _direct.open(req, timeout=5) as r:
-        return json.loads(r.read())["down"]
+        answer = json.loads(r.read())
+    return sorted(i for i in answer.get("instances", {}) if i in ids)
 
 
 @dataclass
@@ -188,6 +201,7 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
         # a single-AZ database in the lost AZ is lost with it (no standby): stopped until the AZ returns
         db_lost = db["AvailabilityZone"] == az and not db.get("MultiAZ")
         rds = ctx.client("rds")
+        dark = run_instances_in(ctx, az)
         down = False
         try:
             site.start()
@@ -195,7 +209,7 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
                 single.start()
             time.sleep(before_s)
             down_at = site.elapsed
-            set_az(ctx, az, True)
+            set_az(ctx, az, True, dark)
             down = True
             if failed_over:  # AWS fails over by itself when the primary's AZ goes; here the drill asks for it
                 rds.reboot_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], ForceFailover=True)
@@ -210,12 +224,12 @@ def run(ctx, az: str | None = None, rate: float = RATE, before_s: float = BEFORE
                 if site.elapsed - max(last_bad, down_at + 0.5) >= clean_s:
                     break
             up_at = site.elapsed
-            set_az(ctx, az, False)
+            set_az(ctx, az, False, dark)
             down = False
             time.sleep(1.0)  # the box answers again within a reconcile round: the probes see it
         finally:
             if down:
-                set_az(ctx, az, False)
+                set_az(ctx, az, False, dark)
             if db_lost:
                 rds.start_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"])
             site_result = site.stop()

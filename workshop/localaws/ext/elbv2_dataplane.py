@@ -228,7 +228,8 @@ class LoadBalancers:
         if endpoint is not None:
             self._ports[target.id] = endpoint.port
             return endpoint.port
-        return self._ports.get(target.id)
+        fleet = getattr(self.server, "ec2_web", None)  # a restart between two reads of moto's state is not an outage
+        return self._ports.get(target.id) if fleet is not None and fleet.is_dark(target.id, target.az or "") else None
 
     # --- routing ---------------------------------------------------------------------------
     def routable(self, spec: model.Balancer, group: model.Group) -> list[tuple[model.Target, int]]:
