@@ -6,7 +6,10 @@ group holding one web instance per AZ; RDS turns Multi-AZ (a synchronous standby
 other AZ); `www` becomes a Route 53 alias of the load balancer. Behaviour: stop one AZ's
 instance and its target stops being healthy while the other AZ serves (the check passes,
 saying the stage is degraded); a forced failover swaps the database's primary and standby
-AZs and keeps its endpoint.
+AZs and keeps its endpoint. With traffic: GETs through `www` alternate between the two AZs
+(`alternates`, `www.py`), and losing the primary's whole AZ under a steady probe costs a short
+window of errors, then none with the other AZ serving, where stage 1's single box is down
+throughout (`survives-az-loss`, `az_outage.py`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ eight instances spread evenly over both AZs (all registered in the target group)
 primary gets four read replicas spread over both AZs, and the application gets two names
 in the run's zone: a writer endpoint (`db-writer`, a CNAME to the primary) and a reader
 endpoint (`db-reader`, weighted CNAMEs over the replicas, Route 53 spreading reads).
-Checks: the spread of the web tier, the replicas' status and spread, and the endpoints.
+Checks: the spread of the web tier, the replicas' status and spread, and the endpoints; with
+traffic (`replica_reads.py`): pages through `www` read from the replicas, a write is stale on a
+replica for a moment, and a replica deleted under traffic costs no request.
 """
 
 from __future__ import annotations
