@@ -77,7 +77,14 @@ def lag(ctx, replica: dict | None = None, timeout_s: float = LAG_TIMEOUT_S) -> L
                 raise WorkshopError(f"no read replica of {primary['DBInstanceIdentifier']}: create them first")
             replica = replicas[0]
         text = f"replica lag probe {uuid.uuid4().hex[:8]}"
-        writer, reader = reach.mysql_connect(primary), reach.mysql_connect(replica)
+        import pymysql
+
+        try:
+            writer, reader = reach.mysql_connect(primary), reach.mysql_connect(replica)
+        except pymysql.MySQLError as exc:
+            raise WorkshopError(f"cannot connect to {primary['DBInstanceIdentifier']} or {replica['DBInstanceIdentifier']} "
+                                f"from here ({exc.args[-1]}): on AWS they sit in private subnets; run this from a "
+                                "web instance") from None
         try:
             _ensure_table(writer)
             with writer.cursor() as cur:
