@@ -36,8 +36,8 @@ BEFORE_S, CLEAN_S = 2.0, 2.0
 #: the longest the drill waits for the site to recover, and for the AZ's targets to be healthy again
 RECOVER_TIMEOUT_S, RESTORE_TIMEOUT_S = 10.0, 10.0
 RATE = 20.0  # probe requests a second
-#: how long the drill waits for healthy targets in two AZs before it starts (a target just started: 1 check)
-READY_TIMEOUT_S = 3.0
+#: how long the drill waits for www answered from two AZs (a target just started: its first check, longer on a busy machine)
+READY_TIMEOUT_S = 8.0
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 

@@ -21,7 +21,7 @@ from ..traffic import probe
 from . import infra
 
 #: seconds a fresh target may stay in its first health check before the site answers (30 s / 30 on the local AWS)
-FIRST_CHECK_S = 3.0
+FIRST_CHECK_S = 5.0
 
 
 def where(ctx, name: str | None = None) -> probe.Where:
