@@ -6,19 +6,26 @@ group holding one web instance per AZ; RDS turns Multi-AZ (a synchronous standby
 other AZ); `www` becomes a Route 53 alias of the load balancer. Behaviour: stop one AZ's
 instance and its target stops being healthy while the other AZ serves (the check passes,
 saying the stage is degraded); a forced failover swaps the database's primary and standby
-AZs and keeps its endpoint.
+AZs and keeps its endpoint. With traffic: GETs through `www` alternate between the two AZs
+(`alternates`, `www.py`), and losing the primary's whole AZ under a steady probe costs a short
+window of errors, then none with the other AZ serving, where stage 1's single box is down
+throughout (`survives-az-loss`, `az_outage.py`).
 """
 
 from __future__ import annotations
+
+import time
 
 from botocore.exceptions import ClientError
 
 from .. import bill, topology, waits
 from ..architecture import Architecture, Edge, Node
+from ..errors import WorkshopError
 from ..exercises import Exercise
 from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database
 
 AZ_COUNT = 2
+REQUESTS = 8  # GETs through www that the alternates check sends
 WEB_TYPE = s03_web_and_database.WEB_TYPE
 
 
@@ -84,8 +91,10 @@ def build(ctx, az_count: int = AZ_COUNT) -> dict:
     if not any(li["Port"] == 80 for li in listeners):
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
-    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"],
-                         Targets=[{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}])
+    targets = [{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}]
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
+    waits.waiter(elb, "target_in_service", "web targets healthy", typical_s=90,
+                 TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
     if not db.get("MultiAZ"):
         rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], MultiAZ=True, ApplyImmediately=True)
     waits.waiter(rds, "db_instance_available", f"RDS Multi-AZ {db['DBInstanceIdentifier']}", typical_s=900,
@@ -169,6 +178,77 @@ def _dns(ctx) -> CheckResult:
         return CheckResult("dns", False, f"expected {infra.www(ctx)} -> alias {lb['DNSName']}, found {answer}; "
                                          "UPSERT an alias A record")
     return CheckResult("dns", True, f"{answer} (the load balancer)")
+
+
+def _alternates(ctx) -> CheckResult:
+    """Eight GETs through www, as `curl -H 'Host: www...'` sends them: answered from both AZs in turn."""
+    from . import www
+
+    name = "alternates"
+    try:
+        where = www.where(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"www does not answer: {exc}")
+    samples = www.get_many(where, REQUESTS)
+    by_az, by_instance = www.spread(samples)
+    deadline = time.monotonic() + www.FIRST_CHECK_S
+    while len(by_az) < AZ_COUNT and time.monotonic() < deadline and any(  # a target just (re)started: 1 check
+            state in ("initial", "healthy") for az, targets in target_health_by_az(ctx).items() if az not in by_az
+            for _, state in targets):
+        time.sleep(0.3)
+        samples = www.get_many(where, REQUESTS)
+        by_az, by_instance = www.spread(samples)
+    failed = [s for s in samples if not s.ok]
+    # round robin over the healthy targets: with one per AZ (this stage) the AZs take turns; with more
+    # (stage 5 on) each AZ still gets its share
+    if len(by_az) >= AZ_COUNT and min(by_az.values()) >= REQUESTS // 4 and not failed:
+        shown = ", ".join(f"{az}: {n}" for az, n in sorted(by_az.items()))
+        how = "alternated between" if www.alternates(samples) else "were spread over"
+        return CheckResult(name, True, f"{REQUESTS} GETs through {infra.www(ctx)} {how} "
+                                       f"{len(by_instance)} instances ({shown})")
+    health = target_health_by_az(ctx)
+    idle = [f"{i} in {az} is {state}" for az, targets in sorted(health.items()) for i, state in targets
+            if az not in by_az]
+    found = ", ".join(f"{az}: {n}" for az, n in sorted(by_az.items())) or "no answer"
+    step = (f"; {'; '.join(idle)}: start it and wait for its health checks" if idle else
+            "; register a web instance of each AZ in the target group" if len(health) < AZ_COUNT else "")
+    errors = f", {len(failed)} failed ({failed[0].error})" if failed else ""
+    return CheckResult(name, False, f"expected {REQUESTS} GETs through {infra.www(ctx)} to alternate over "
+                                    f"{AZ_COUNT} AZs, found {found}{errors}{step}")
+
+
+def _survives_az_loss(ctx) -> CheckResult:
+    """The AZ-down drill (`az_outage.run`): errors only in a short window, then none, the other AZ carrying all."""
+    from . import az_outage
+
+    name = "survives-az-loss"
+    if not ctx.is_local:
+        return CheckResult(name, True, "not run on a real account (an AZ cannot be switched off from here); "
+                                       "the local AWS runs the drill")
+    try:
+        drill = az_outage.run(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"the AZ-loss drill could not start: {exc}")
+    head = f"lost {drill.az}" + (" with the database primary" if drill.failed_over else
+                                 " with the single-AZ database" if drill.db_lost else "")
+    if drill.last_error_at is not None and drill.up_at - drill.last_error_at < az_outage.CLEAN_S:
+        if drill.db_lost:
+            return CheckResult(name, False, f"{head}: pages lacked their data for {drill.recovery_s:.1f} s, until "
+                                            "the AZ came back: no standby to fail over to; "
+                                            "modify_db_instance(MultiAZ=True, ApplyImmediately=True)")
+        return CheckResult(name, False, f"{head}: requests through www still failed {drill.recovery_s:.1f} s later "
+                                        f"({drill.errors_after()} after the window; answered by "
+                                        f"{az_outage.fmt(drill.azs_after())}): both AZs need a healthy web instance "
+                                        "and the database Multi-AZ")
+    if set(drill.azs_after()) != {drill.other}:
+        return CheckResult(name, False, f"{head}: after the window answers came from "
+                                        f"{az_outage.fmt(drill.azs_after())}, expected only {drill.other}")
+    if drill.restored_s is None:
+        return CheckResult(name, False, f"{head}: survived, but {drill.az}'s targets were not healthy again within "
+                                        f"{az_outage.RESTORE_TIMEOUT_S:g} s of its return: check the target health")
+    return CheckResult(name, True, f"{head}: requests failed for {drill.recovery_s:.1f} s, then 0 errors with "
+                                   f"{drill.other} answering all {sum(drill.azs_after().values())}; restored in "
+                                   f"{drill.restored_s:.1f} s")
 
 
 # --- the exercise: which AZ would you rather lose? ---------------------------------------------------
@@ -265,6 +345,10 @@ STAGE = register(Stage(
         Check("serving", _serving, "healthy targets in both AZs (degraded, not failed, with one AZ down)"),
         Check("multi-az", _multi_az, "the database has a standby in the other AZ"),
         Check("dns", _dns, "www is an alias of the load balancer"),
+        Check("alternates", _alternates, "GETs through www alternate between instances in two AZs"),
+        Check("survives-az-loss", _survives_az_loss,
+              "an AZ lost under traffic (with the database primary): errors for a window, then none, the other "
+              "AZ serving; then restored"),
     ),
     build=build,
     exercises=EXERCISES,

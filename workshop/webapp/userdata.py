@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import io
 import json
 import tarfile
@@ -105,8 +106,11 @@ def validate(config) -> dict:
 
 
 def _code() -> str:
+    """The app's files as a gzipped tar, base64: the same bytes for the same files (gzip's header time is 0),
+    so building a stage again finds the user data unchanged and does not restart the instance."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as packed, \
+            tarfile.open(fileobj=packed, mode="w") as tar:
         for name in SHIPPED:
             tar.add(_HERE / name, arcname=f"webapp/{name}")
         for path in sorted((_HERE / "static").iterdir()):

@@ -29,7 +29,8 @@ Wire API on the local AWS (for demos and tests):
 
 - `POST /_workshop/dataplane/az` `{"az": "us-east-1a", "down": true}`: every instance in that AZ
   stops answering although EC2 still says `running`, as in an AZ outage; `"down": false` ends
-  it. `GET` lists the AZs that are down.
+  it. With `"instances": ["i-...", ...]` only those (one run's share of the AZ: a learner's drill
+  leaves the rest of a shared local AWS alone). `GET` lists the AZs that are down (and the instances).
 - `POST /_workshop/dataplane/metrics`: publish the CPU datapoints now instead of at the next
   `METRIC_INTERVAL_S`; answers what it published.
 """
@@ -140,6 +141,8 @@ class Fleet:
         self.serving: dict[tuple[str, str, str], Serving] = {}
         self.ports: dict[tuple[str, str, str], int] = {}  # last port per instance, reused on start
         self.down_azs: set[str] = set()
+        #: instance id -> its AZ, for an outage limited to some instances of an AZ (one run's share)
+        self.dark: dict[str, str] = {}
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], object] = {}
         self._configs: dict[tuple[str, object], dict | None] = {}
@@ -160,7 +163,7 @@ class Fleet:
             for instance in backend.all_instances():
                 if instance.state not in ("shutting-down", "terminated"):
                     self._alive.add((account, region, instance.id))
-                if instance.state != "running" or instance.placement.zone in self.down_azs:
+                if instance.state != "running" or self.is_dark(instance.id, instance.placement.zone):
                     continue
                 config = self._config(instance, userdata.parse)
                 if config is not None:
@@ -214,8 +217,13 @@ class Fleet:
 
     # --- listeners -------------------------------------------------------------------------
     def resolve(self, name: str, port: int):
-        """An AWS name in an app's config -> the loopback address of what the data plane publishes for it."""
+        """An AWS name in an app's config -> the loopback address of what the data plane publishes for it,
+        or of what a Route 53 record by that name leads to (stage 5's `db-writer`/`db-reader` CNAMEs)."""
+        from . import route53_edge
+
         found = self.plane.by_host(name)
+        edge = route53_edge.edge_of(self.server) if found is None else None
+        found = edge.lookup(name) if edge is not None else found
         return (found.host, found.port) if found is not None else None
 
     def aws_client(self, region: str):
@@ -306,10 +314,28 @@ class Fleet:
             await serving.runner.cleanup()
 
     # --- AZ outages --------------------------------------------------------------------------
-    def set_az(self, az: str, down: bool) -> list[str]:
-        (self.down_azs.add if down else self.down_azs.discard)(az)
+    def set_az(self, az: str, down: bool, instances: list[str] | None = None) -> dict:
+        """Take `az` dark or bring it back: every instance in it, or only `instances` (those of `az`)."""
+        if instances is None:
+            (self.down_azs.add if down else self.down_azs.discard)(az)
+        else:
+            for instance_id in instances:
+                if down:
+                    self.dark[instance_id] = az
+                elif self.dark.get(instance_id) == az:
+                    del self.dark[instance_id]
         self.reconcile()
-        return sorted(self.down_azs)
+        return self.outages()
+
+    def is_dark(self, instance_id: str, az: str) -> bool:
+        """Is this instance in an AZ outage (its whole AZ, or it alone)?"""
+        return az in self.down_azs or self.dark.get(instance_id) == az
+
+    def outages(self) -> dict:
+        out: dict = {"down": sorted(self.down_azs)}
+        if self.dark:
+            out["instances"] = dict(sorted(self.dark.items()))
+        return out
 
 
 def _json(body, status: int = 200) -> Response:
@@ -319,7 +345,7 @@ def _json(body, status: int = 200) -> Response:
 def _az_route(fleet: Fleet):
     def handle(request, match):
         if request.method == "GET":
-            return _json({"down": sorted(fleet.down_azs)})
+            return _json(fleet.outages())
         if request.method != "POST":
             return _json({"message": "GET or POST"}, 405)
         try:
@@ -328,9 +354,12 @@ def _az_route(fleet: Fleet):
             body = None
         az = body.get("az") if isinstance(body, dict) else None
         down = body.get("down", True) if isinstance(body, dict) else None
-        if not isinstance(az, str) or not _AZ.match(az) or not isinstance(down, bool):
-            return _json({"message": 'send {"az": "us-east-1a", "down": true} (or false to bring it back)'}, 400)
-        return _json({"down": fleet.set_az(az, down)})
+        instances = body.get("instances") if isinstance(body, dict) else None
+        if not isinstance(az, str) or not _AZ.match(az) or not isinstance(down, bool) or not (
+                instances is None or isinstance(instances, list) and all(isinstance(i, str) for i in instances)):
+            return _json({"message": 'send {"az": "us-east-1a", "down": true} (or false to bring it back), and '
+                                     'optionally "instances": ["i-..."] to take only those dark'}, 400)
+        return _json(fleet.set_az(az, down, instances))
 
     return handle
 
