@@ -58,6 +58,7 @@ class Slots:
         self.scale = scale
         self.min_sleep = min_sleep
         self.busy = 0.0  # vCPU-seconds booked since the last take_busy()
+        self.total = 0.0  # vCPU-seconds booked since start (only grows: for readers other than the metrics)
         self.resize(count)
 
     def resize(self, count: float) -> None:
@@ -85,6 +86,7 @@ class Slots:
         work = cost * max(1, int(self.scale()))
         heapq.heapreplace(self._free_at, start + work)
         self.busy += work
+        self.total += work
         return start - now + cost
 
     async def hold(self, cost: float, max_wait: float | None = None) -> None:

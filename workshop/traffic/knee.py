@@ -116,10 +116,11 @@ class Fit:
 
 
 def scale_for(top_active_users: float, requests_per_min: float, max_users: int = 300, max_rps: float = 800.0,
-              max_think: float = 100.0) -> Fit:
+              max_think: float = 10.0) -> Fit:
     """The smallest K (then the smallest F) such that `top_active_users` of the talk are at most
     `max_users` virtual users asking at most `max_rps` local requests/s (each active user makes
-    `requests_per_min`)."""
+    `requests_per_min`). `max_think` stays well below the pace at which a user's own response times
+    hold it back (at think 10 a page view and its static files take ~0.1 s of a 3-s wait)."""
     if not top_active_users > 0 or not requests_per_min > 0 or max_users < 1 or not max_rps > 0:
         raise BadInput(f"scale_for needs positive figures, not {top_active_users!r}, {requests_per_min!r}, "
                        f"{max_users!r}, {max_rps!r}")

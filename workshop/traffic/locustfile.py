@@ -10,6 +10,10 @@ then the page's static requests, then, on average `--wl-write-per-page` times, `
 (303 expected; the redirect is not followed). Between page views a user waits an
 exponentially distributed time with mean 60 / pages-per-min / think seconds.
 
+With `--wl-stagger` a user waits before its first page view too, so the users' page views arrive at
+the steady rate from the start (without it, every user's first page view comes at spawn: a burst of
+pages-per-min x think times the steady rate, which an emulated server answers 503 when it is small).
+
 Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every half second the counts
 go to `--wl-spread FILE` as JSON (written whole, then renamed into place), for the runner; when
 Locust quits, `final.json` beside it holds the whole run's figures (its CSV files lag up to 1 s).
@@ -35,7 +39,7 @@ NONE = "-"  # a response without the header (a refused connection, a server that
 stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
 _spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}}
-_pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0}
+_pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0, "stagger": False}
 
 
 @events.init_command_line_parser.add_listener
@@ -46,6 +50,7 @@ def _arguments(parser):
     parser.add_argument("--wl-think", type=float, default=1.0, include_in_web_ui=False)
     parser.add_argument("--wl-spread", default="", include_in_web_ui=False)
     parser.add_argument("--wl-owner-pid", type=int, default=0, include_in_web_ui=False)
+    parser.add_argument("--wl-stagger", action="store_true", default=False, include_in_web_ui=False)
 
 
 def _count(n: float) -> int:
@@ -109,7 +114,7 @@ def _init(environment, **_):
     if options is None:
         return
     _pace.update(pages_per_min=options.wl_pages_per_min, static_per_page=options.wl_static_per_page,
-                 write_per_page=options.wl_write_per_page, think=options.wl_think)
+                 write_per_page=options.wl_write_per_page, think=options.wl_think, stagger=options.wl_stagger)
     if options.wl_spread:
         def writer():
             while True:
@@ -132,6 +137,12 @@ class WebUser(FastHttpUser):
     def wait_time(self):
         mean = 60.0 / max(_pace["pages_per_min"], 1e-9) / _pace["think"]
         return random.expovariate(1.0 / mean)
+
+    def on_start(self):
+        """With --wl-stagger, a user's first page view comes after a wait like any other (exponential:
+        the users' page views arrive as a steady stream from the first second), not all at spawn."""
+        if _pace["stagger"]:
+            gevent.sleep(self.wait_time())
 
     def _get(self, path: str, name: str | None = None):
         self._note(self.client.get(path, name=name or path))

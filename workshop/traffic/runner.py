@@ -81,7 +81,7 @@ class Run:
 
     def __init__(self, url: str, users: int, duration: int = 60, spawn_rate: float | None = None, scale: int = 1,
                  think: float = 1.0, out: Path | str | None = None, target: config.Target | None = None,
-                 presenter=None, interval: float = 2.0, assumptions: dict | None = None):
+                 presenter=None, interval: float = 2.0, assumptions: dict | None = None, stagger: bool = False):
         from ..capacity import assumptions as _assumptions
         from .live import Silent
 
@@ -93,6 +93,7 @@ class Run:
         self.folder = Path(out) if out else default_folder()
         self.presenter = presenter or Silent()
         self.interval = interval
+        self.stagger = bool(stagger)  # users wait before their first page view too (no burst at spawn)
         self.scale_line = talk_scale(self.options, self.active_share)
         self.locust: process.LocustProcess | None = None
         self.rows: list[dict] = []
@@ -109,7 +110,8 @@ class Run:
             set_scale(aws.endpoint(self.target), self.options.scale)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.locust = process.start(self.allowed.url, self.options.users, self.options.spawn_rate,
-                                    self.options.duration_s, self.folder, self.behaviour.argv())
+                                    self.options.duration_s, self.folder,
+                                    self.behaviour.argv() + (["--wl-stagger"] if self.stagger else []))
         self._wall_start = time.time()
         self.presenter.started(self)
         return self
