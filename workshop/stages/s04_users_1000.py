@@ -15,10 +15,12 @@ from botocore.exceptions import ClientError
 
 from .. import bill, topology, waits
 from ..architecture import Architecture, Edge, Node
+from ..errors import WorkshopError
 from ..exercises import Exercise
 from . import Band, Check, CheckResult, Stage, infra, register, s01_day_one, s03_web_and_database
 
 AZ_COUNT = 2
+REQUESTS = 8  # GETs through www that the alternates check sends
 WEB_TYPE = s03_web_and_database.WEB_TYPE
 
 
@@ -84,8 +86,10 @@ def build(ctx, az_count: int = AZ_COUNT) -> dict:
     if not any(li["Port"] == 80 for li in listeners):
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
-    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"],
-                         Targets=[{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}])
+    targets = [{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}]
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
+    waits.waiter(elb, "target_in_service", "web targets healthy", typical_s=90,
+                 TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
     if not db.get("MultiAZ"):
         rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], MultiAZ=True, ApplyImmediately=True)
     waits.waiter(rds, "db_instance_available", f"RDS Multi-AZ {db['DBInstanceIdentifier']}", typical_s=900,
@@ -169,6 +173,62 @@ def _dns(ctx) -> CheckResult:
         return CheckResult("dns", False, f"expected {infra.www(ctx)} -> alias {lb['DNSName']}, found {answer}; "
                                          "UPSERT an alias A record")
     return CheckResult("dns", True, f"{answer} (the load balancer)")
+
+
+def _alternates(ctx) -> CheckResult:
+    """Eight GETs through www, as `curl -H 'Host: www...'` sends them: answered from both AZs in turn."""
+    from . import www
+
+    name = "alternates"
+    try:
+        where = www.where(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"www does not answer: {exc}")
+    samples = www.get_many(where, REQUESTS)
+    by_az, by_instance = www.spread(samples)
+    failed = [s for s in samples if not s.ok]
+    if len(by_az) >= AZ_COUNT and www.alternates(samples) and not failed:
+        shown = ", ".join(f"{az}: {n}" for az, n in sorted(by_az.items()))
+        return CheckResult(name, True, f"{REQUESTS} GETs through {infra.www(ctx)} alternated between "
+                                       f"{len(by_instance)} instances ({shown})")
+    health = target_health_by_az(ctx)
+    idle = [f"{i} in {az} is {state}" for az, targets in sorted(health.items()) for i, state in targets
+            if az not in by_az]
+    found = ", ".join(f"{az}: {n}" for az, n in sorted(by_az.items())) or "no answer"
+    step = (f"; {'; '.join(idle)}: start it and wait for its health checks" if idle else
+            "; register a web instance of each AZ in the target group" if len(health) < AZ_COUNT else "")
+    errors = f", {len(failed)} failed ({failed[0].error})" if failed else ""
+    return CheckResult(name, False, f"expected {REQUESTS} GETs through {infra.www(ctx)} to alternate over "
+                                    f"{AZ_COUNT} AZs, found {found}{errors}{step}")
+
+
+def _survives_az_loss(ctx) -> CheckResult:
+    """The AZ-down drill (`az_outage.run`): errors only in a short window, then none, the other AZ carrying all."""
+    from . import az_outage
+
+    name = "survives-az-loss"
+    if not ctx.is_local:
+        return CheckResult(name, True, "not run on a real account (an AZ cannot be switched off from here); "
+                                       "the local AWS runs the drill")
+    try:
+        drill = az_outage.run(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"the AZ-loss drill could not start: {exc}")
+    head = f"lost {drill.az}" + (" with the database primary" if drill.failed_over else "")
+    if drill.last_error_at is not None and drill.up_at - drill.last_error_at < az_outage.CLEAN_S:
+        return CheckResult(name, False, f"{head}: requests through www still failed {drill.recovery_s:.1f} s later "
+                                        f"({drill.errors_after()} after the window; answered by "
+                                        f"{az_outage.fmt(drill.azs_after())}): both AZs need a healthy web instance "
+                                        "and the database Multi-AZ")
+    if set(drill.azs_after()) != {drill.other}:
+        return CheckResult(name, False, f"{head}: after the window answers came from "
+                                        f"{az_outage.fmt(drill.azs_after())}, expected only {drill.other}")
+    if drill.restored_s is None:
+        return CheckResult(name, False, f"{head}: survived, but {drill.az}'s targets were not healthy again within "
+                                        f"{az_outage.RESTORE_TIMEOUT_S:g} s of its return: check the target health")
+    return CheckResult(name, True, f"{head}: requests failed for {drill.recovery_s:.1f} s, then 0 errors with "
+                                   f"{drill.other} answering all {sum(drill.azs_after().values())}; restored in "
+                                   f"{drill.restored_s:.1f} s")
 
 
 # --- the exercise: which AZ would you rather lose? ---------------------------------------------------
@@ -265,6 +325,10 @@ STAGE = register(Stage(
         Check("serving", _serving, "healthy targets in both AZs (degraded, not failed, with one AZ down)"),
         Check("multi-az", _multi_az, "the database has a standby in the other AZ"),
         Check("dns", _dns, "www is an alias of the load balancer"),
+        Check("alternates", _alternates, "GETs through www alternate between instances in two AZs"),
+        Check("survives-az-loss", _survives_az_loss,
+              "an AZ lost under traffic (with the database primary): errors for a window, then none, the other "
+              "AZ serving; then restored"),
     ),
     build=build,
     exercises=EXERCISES,

@@ -23,6 +23,7 @@ READ_REPLICAS = 4  # slide 11: "4 RDS read replicas"
 MAX_REPLICAS = 15
 MAX_WEB_INSTANCES = 20  # kit limit: a room of laptops on one local AWS
 RECORD_TTL = 60
+READS = 12  # GETs through www that the replica-reads check sends
 
 def validate(web_instances, read_replicas) -> tuple[int, int]:
     """Both counts, checked before anything is created."""
@@ -248,6 +249,63 @@ def _endpoints(ctx) -> CheckResult:
                                           f"(weighted over {len(readers)} replicas)")
 
 
+def _replica_reads(ctx) -> CheckResult:
+    """GETs through www: every page's messages read through the reader name (`X-Data-Source: reader`)."""
+    from collections import Counter
+
+    from . import replica_reads
+
+    name = "replica-reads"
+    try:
+        samples = replica_reads.reads(ctx, READS)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"www does not answer: {exc}")
+    sources = Counter(s.source or s.error or "no answer" for s in samples)
+    shown = ", ".join(f"{k}: {v}" for k, v in sorted(sources.items()))
+    if set(sources) <= {"reader", "cache"} and sources.get("reader"):
+        return CheckResult(name, True, f"{len(samples)} pages through www, messages read from: {shown} "
+                                       f"({reader_name(ctx)})")
+    if set(sources) == {"cache"}:
+        return CheckResult(name, True, f"{len(samples)} pages through www all read from the cache (stage 6): the "
+                                       "replicas serve its misses")
+    return CheckResult(name, False, f"expected {len(samples)} pages through www read from the replicas "
+                                    f"(X-Data-Source: reader), found {shown}: the web instances need stage 5's user "
+                                    f"data (reader {reader_name(ctx)}), and the replicas and their records must exist")
+
+
+def _replica_lag(ctx) -> CheckResult:
+    from . import replica_reads
+
+    name = "replica-lag"
+    try:
+        lag = replica_reads.lag(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, str(exc))
+    if lag.visible_after_s is None:
+        return CheckResult(name, False, f"a row written on the primary did not reach {lag.replica} within "
+                                        f"{replica_reads.LAG_TIMEOUT_S:g} s: is it replicating? (its ReplicaLag metric)")
+    stale = "not there when read at once (stale), " if lag.stale_at_once else "there at once, "
+    return CheckResult(name, True, f"a row written on the primary was {stale}on {lag.replica} after "
+                                   f"{lag.visible_after_s:.1f} s: replicas are asynchronous")
+
+
+def _survives_replica_loss(ctx) -> CheckResult:
+    from . import replica_reads
+
+    name = "survives-replica-loss"
+    try:
+        loss = replica_reads.lose_replica(ctx)
+    except WorkshopError as exc:
+        return CheckResult(name, False, f"the replica-loss drill could not start: {exc}")
+    failed, after = loss.failed(loss.lost_at), loss.sources(loss.lost_at)
+    if failed or not (after.get("reader") or after.get("cache")):
+        shown = ", ".join(f"{k}: {v}" for k, v in sorted(after.items()))
+        return CheckResult(name, False, f"with {loss.replica} deleted, {len(failed)} pages through www failed "
+                                        f"({shown}): the app must read through {reader_name(ctx)}, over every replica")
+    return CheckResult(name, True, f"{loss.replica} deleted under traffic: {after.get('reader', 0)} pages read from "
+                                   f"the other replicas, 0 failed; rebuilt in {loss.restored_s:.1f} s")
+
+
 # --- the exercise ---------------------------------------------------------------------------------
 
 def _check_reader_changes(value, namespace) -> str | None:
@@ -321,6 +379,10 @@ STAGE = register(Stage(
         Check("spread", _spread, "8 healthy web instances in the target group, 4 per AZ"),
         Check("replicas", _replicas, "4 read replicas of the primary, available, over both AZs"),
         Check("endpoints", _endpoints, "db-writer -> the primary; db-reader -> weighted over every replica"),
+        Check("replica-reads", _replica_reads, "pages through www read their messages from the replicas"),
+        Check("replica-lag", _replica_lag, "a write on the primary reaches a replica a moment later, not at once"),
+        Check("survives-replica-loss", _survives_replica_loss,
+              "a replica deleted under traffic: reads go on from the others; then rebuilt"),
     ),
     build=build,
     exercises=EXERCISES,

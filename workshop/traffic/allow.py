@@ -6,7 +6,8 @@ course serves:
 - local target: a loopback URL whose port is one the local AWS's data plane answers HTTP on
   (an instance, load balancer, distribution, record or the edge: `GET /_workshop/endpoints`,
   listed by `workshop status`), or one of those endpoints' AWS DNS names (a load balancer's,
-  a distribution's), which stands for its loopback URL, so the same command works on both targets;
+  a distribution's, a Route 53 record's such as `www.<zone>`), which stands for its loopback URL, so
+  the same command works on both targets; a record's requests go to the edge with `Host: <name>`;
 - aws target: the DNS name of one of the run's load balancers or CloudFront distributions,
   found by the course's tags (`inventory.course_resources`, the reader behind `workshop status`).
 
@@ -29,6 +30,9 @@ class Allowed:
     kind: str  # the endpoint's kind: instance, load-balancer, distribution, ...
     resource_id: str
     source: str  # where the allow-list came from
+    #: the Host header every request carries: a Route 53 record's name, which the local AWS's edge port
+    #: routes by (on AWS, DNS resolves the name instead); None for everything else
+    host_header: str | None = None
 
 
 def _root(url: str) -> tuple[str, str, int | None]:
@@ -60,7 +64,8 @@ def check_local(url: str, listing: list[dict], endpoint: str) -> Allowed:
     where = f"the local AWS at {endpoint} serves HTTP on: {accepted} (see 'workshop status')"
     named = next((e for e in served if host in (n.lower().rstrip(".") for n in e.get("names") or ())), None)
     if named is not None:  # an AWS DNS name (a load balancer's, a distribution's): its loopback stand-in
-        return Allowed(named["url"], named["kind"], named["resource_id"], f"{endpoint}/_workshop/endpoints")
+        return Allowed(named["url"], named["kind"], named["resource_id"], f"{endpoint}/_workshop/endpoints",
+                       host if named["kind"] == "record" else None)
     if not config.is_loopback_url(url):
         raise BadInput(f"refused {url!r}: on the local target traffic goes to this machine only; {where}")
     port = port or (443 if scheme == "https" else 80)

@@ -51,6 +51,7 @@ def _arguments(parser):
     parser.add_argument("--wl-spread", default="", include_in_web_ui=False)
     parser.add_argument("--wl-owner-pid", type=int, default=0, include_in_web_ui=False)
     parser.add_argument("--wl-stagger", action="store_true", default=False, include_in_web_ui=False)
+    parser.add_argument("--wl-host-header", default="", include_in_web_ui=False)
 
 
 def _count(n: float) -> int:
@@ -126,6 +127,8 @@ def _init(environment, **_):
         events.quit.add_listener(lambda **_: _write_final(environment, options.wl_spread))
     if options.wl_owner_pid:
         gevent.spawn(_watch_owner, options.wl_owner_pid)
+    if options.wl_host_header:  # a Route 53 record through the local edge, which routes by Host
+        WebUser.default_headers = {"Host": options.wl_host_header}
 
 
 class WebUser(FastHttpUser):

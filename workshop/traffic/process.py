@@ -74,19 +74,21 @@ class LocustProcess:
 
 
 def command(host: str, users: int, spawn_rate: float, duration_s: int, folder: Path, behaviour_argv: list[str],
-            owner_pid: int, die_with_parent: bool) -> list[str]:
+            owner_pid: int, die_with_parent: bool, host_header: str | None = None) -> list[str]:
     launch = [sys.executable, "-m", "workshop.traffic._launch", "--owner-pid", str(owner_pid)]
     if die_with_parent:
         launch.append("--die-with-parent")
     return [*launch, "--", "-f", str(LOCUSTFILE), "--headless", "--host", host,
             "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{duration_s}s", "--stop-timeout", "2",
             "--csv", str(folder / PREFIX), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
-            "--wl-spread", str(folder / "spread.json"), "--wl-owner-pid", str(owner_pid), *behaviour_argv]
+            "--wl-spread", str(folder / "spread.json"), "--wl-owner-pid", str(owner_pid), *behaviour_argv,
+            *(["--wl-host-header", host_header] if host_header else [])]
 
 
-def start(host: str, users: int, spawn_rate: float, duration_s: int, folder: Path, behaviour_argv: list[str]
-          ) -> LocustProcess:
-    """Start Locust against `host` (already allowed) writing into `folder`; owned by this process."""
+def start(host: str, users: int, spawn_rate: float, duration_s: int, folder: Path, behaviour_argv: list[str],
+          host_header: str | None = None) -> LocustProcess:
+    """Start Locust against `host` (already allowed) writing into `folder`; owned by this process. With
+    `host_header` every request carries `Host: <it>` (a Route 53 record's name, through the local edge)."""
     folder.mkdir(parents=True, exist_ok=True)
     owner = os.getpid()
     main_thread = threading.current_thread() is threading.main_thread()
@@ -95,7 +97,7 @@ def start(host: str, users: int, spawn_rate: float, duration_s: int, folder: Pat
     # the same kit as ours (a worktree, a checkout not installed): its root first on the path
     env["PYTHONPATH"] = os.pathsep.join([str(config.ROOT), *filter(None, [env.get("PYTHONPATH")])])
     log = folder / "locust.log"
-    cmd = command(host, users, spawn_rate, duration_s, folder, behaviour_argv, owner, main_thread)
+    cmd = command(host, users, spawn_rate, duration_s, folder, behaviour_argv, owner, main_thread, host_header)
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -111,7 +111,8 @@ class Run:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.locust = process.start(self.allowed.url, self.options.users, self.options.spawn_rate,
                                     self.options.duration_s, self.folder,
-                                    self.behaviour.argv() + (["--wl-stagger"] if self.stagger else []))
+                                    self.behaviour.argv() + (["--wl-stagger"] if self.stagger else []),
+                                    self.allowed.host_header)
         self._wall_start = time.time()
         self.presenter.started(self)
         return self
@@ -181,6 +182,7 @@ class Run:
         o = self.options
         summary = {
             "url": self.allowed.url, "kind": self.allowed.kind, "resource_id": self.allowed.resource_id,
+            "host_header": self.allowed.host_header,
             "target": self.target.kind, "users": o.users, "spawn_rate": o.spawn_rate, "duration_s": o.duration_s,
             "scale": o.scale, "think": o.think, "talk_active_users": o.talk_active_users,
             "talk_users": round(o.talk_active_users / self.active_share), "talk_scale": self.scale_line,
@@ -226,7 +228,8 @@ def progress_line(row: dict, scale_line: str) -> str:
 
 
 def summary_text(s: dict) -> str:
-    lines = [f"{s['users']} users for {s['duration_s']} s on {s['url']} ({s['kind']} {s['resource_id']}) "
+    host = f" with Host: {s['host_header']}" if s.get("host_header") else ""
+    lines = [f"{s['users']} users for {s['duration_s']} s on {s['url']}{host} ({s['kind']} {s['resource_id']}) "
              f"{s['talk_scale']}",
              f"requests {s['requests']:,} ({s['rps']:,.1f}/s), failures {s['failures']:,} ({s['error_pct']:g}%), "
              f"p50 {s['p50_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms, max {s['max_ms']:.0f} ms",

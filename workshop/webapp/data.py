@@ -25,6 +25,10 @@ import pymysql
 
 LATEST = 5  # messages shown on the page
 ER_BAD_DB = 1049  # MySQL's "Unknown database"
+#: client errors of a connection the server dropped: 2006 "gone away", 2013 "lost connection" (MySQL
+#: Reference Manual, "Client Error Message Reference"); a kept connection that fails so is retried once
+LOST = (2006, 2013)
+LOOKUPS = 8  # name lookups before a connect gives up (a weighted name with 1 of 4 servers gone: 4^-8)
 CACHE_KEY = "sbs:messages:latest"
 SCHEMA = ("CREATE TABLE IF NOT EXISTS messages (id INT AUTO_INCREMENT PRIMARY KEY, "
           "text VARCHAR(500) NOT NULL, created_at DATETIME NOT NULL)")
@@ -47,8 +51,13 @@ class _Pool:
 
     def _connect(self, database: str | None = "config"):
         port = int(self.db.get("port", 3306))
-        found = self.resolve(self.name, port)
-        if found is None:
+        # a name may stand for several servers (stage 5's reader: weighted records, one answer per lookup):
+        # one that is gone is skipped by asking again, as a client retries a connect
+        for _ in range(LOOKUPS):
+            found = self.resolve(self.name, port)
+            if found is not None:
+                break
+        else:
             raise Unavailable(f"the {self.role} {self.name}:{port} does not answer (no such endpoint)")
         user, password = self.credentials()
         try:
@@ -72,9 +81,10 @@ class _Pool:
             conn.close()
 
     def run(self, sql: str, args=(), _retry: bool = True):
+        pooled = False
         try:
             try:
-                conn = self._idle.get_nowait()
+                conn, pooled = self._idle.get_nowait(), True
             except queue.Empty:
                 conn = self._connect()
             with conn.cursor() as cur:
@@ -85,6 +95,9 @@ class _Pool:
                 conn.close()
             if exc.args and exc.args[0] == ER_BAD_DB and self.role == "writer" and _retry:
                 self.create_database()
+                return self.run(sql, args, _retry=False)
+            if pooled and _retry and (isinstance(exc, pymysql.InterfaceError) or exc.args and exc.args[0] in LOST):
+                self.close()  # the server dropped them (a failover, a replica gone): the others are stale too
                 return self.run(sql, args, _retry=False)
             raise Unavailable(f"the {self.role} {self.name} failed the query: {exc.args[-1]}") from None
         try:

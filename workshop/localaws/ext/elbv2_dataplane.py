@@ -13,7 +13,8 @@ and `GET /_workshop/endpoints`). On AWS ("How Application Load Balancers work", 
   group has only unhealthy targets, the load balancer fails open and routes to all of them
   ("Health checks for Application Load Balancer target groups");
 - a target is an instance whose web server is on the data plane (kind `instance`); a target
-  with nothing listening for it is never routed to;
+  with nothing listening for it is never routed to, except one that stopped answering while EC2
+  says `running` (its AZ lost): it keeps its last port until the health checks take it out;
 - no routable target -> 503; the target refuses or drops the connection -> 502; no answer within
   the idle timeout -> 504 ("Troubleshoot your Application Load Balancers": HTTP 502, 503, 504),
   each with the load balancer's own HTML page and `Server: awselb/2.0`;
@@ -101,6 +102,8 @@ class LoadBalancers:
         self._client = None
         self._probe_client = None
         self._stopped = False
+        #: target id -> the port its web server last answered on (see `_port`)
+        self._ports: dict[str, int] = {}
 
     # --- moto's state -> the data plane ---------------------------------------------------
     def reconcile(self) -> None:
@@ -182,15 +185,15 @@ class LoadBalancers:
                     return
                 checks = []
                 for target in group.targets:
-                    endpoint = self.dataplane.find("instance", target.id)
-                    if target.state != "running" or endpoint is None:
+                    port = self._port(target)
+                    if port is None:
                         if trackers.pop(target.id, None) is not None:
                             probes.forget(arn, target.id)
                         continue
                     if target.id not in trackers:
                         trackers[target.id] = probes.Tracker()
                         probes.record(arn, target.id, probes.INITIAL)
-                    checks.append(self._check(group, target, endpoint.port, trackers[target.id]))
+                    checks.append(self._check(group, target, port, trackers[target.id]))
                 for gone in set(trackers) - {t.id for t in group.targets}:
                     trackers.pop(gone)
                     probes.forget(arn, gone)
@@ -214,6 +217,19 @@ class LoadBalancers:
             tracker.failed(group.unhealthy_threshold, reason, description)
         probes.record(group.arn, target.id, verdict)
 
+    def _port(self, target: model.Target) -> int | None:
+        """Where a running target's web server is, or was: an instance that stopped answering while EC2 says
+        `running` (its AZ lost) keeps its last port, so health checks and requests meet a refused connection
+        until the checks take it out, as on AWS; a stopped one is taken out at once (`Target.InvalidState`)."""
+        if target.state != "running":
+            self._ports.pop(target.id, None)
+            return None
+        endpoint = self.dataplane.find("instance", target.id)
+        if endpoint is not None:
+            self._ports[target.id] = endpoint.port
+            return endpoint.port
+        return self._ports.get(target.id)
+
     # --- routing ---------------------------------------------------------------------------
     def routable(self, spec: model.Balancer, group: model.Group) -> list[tuple[model.Target, int]]:
         """(target, port) of the healthy targets in the load balancer's AZs; all unhealthy ones if none (fail open)."""
@@ -221,14 +237,14 @@ class LoadBalancers:
         for target in group.targets:
             if target.state != "running" or (spec.azs and target.az and target.az not in spec.azs):
                 continue
-            endpoint = self.dataplane.find("instance", target.id)
+            port = self._port(target)
             found = probes.verdict(group.arn, target.id)
-            if endpoint is None or found is None:
+            if port is None or found is None:
                 continue
             if found.state == "healthy":
-                healthy.append((target, endpoint.port))
+                healthy.append((target, port))
             elif found.state == "unhealthy":
-                unhealthy.append((target, endpoint.port))
+                unhealthy.append((target, port))
         return healthy or unhealthy
 
     def _pick(self, spec: model.Balancer, action: model.Action) -> tuple[model.Group | None,

@@ -335,6 +335,31 @@ class RdsEndpoints:
         return Response(json.dumps({"seconds": self.replica_lag_s}), mimetype="application/json")
 
 
+def _keeping_the_source_secret(original):
+    """moto copies a source's MasterUserSecret into its replica and deletes that secret with the replica,
+    leaving the source without its password; a replica's master user is its source's, so the secret
+    belongs to the source and outlives any replica."""
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        db = self.databases.get(db_instance_identifier)
+        managed = db is not None and db.is_replica and db.manage_master_user_password
+        if managed:
+            db.manage_master_user_password = False
+        try:
+            return original(self, db_instance_identifier, *args, **kwargs)
+        finally:
+            if managed:
+                db.manage_master_user_password = True
+
+    return delete_db_instance
+
+
+def patches(moto) -> None:
+    """Called once per process by the server, after its moto version check."""
+    from moto.rds.models import RDSBackend
+
+    RDSBackend.delete_db_instance = _keeping_the_source_secret(RDSBackend.delete_db_instance)
+
+
 def _is_rds(request: Request) -> bool:
     from ..server import signed_scope
 
