@@ -192,8 +192,13 @@ class Fleet:
 
     # --- listeners -------------------------------------------------------------------------
     def resolve(self, name: str, port: int):
-        """An AWS name in an app's config -> the loopback address of what the data plane publishes for it."""
+        """An AWS name in an app's config -> the loopback address of what the data plane publishes for it,
+        or of what a Route 53 record by that name leads to (stage 5's `db-writer`/`db-reader` CNAMEs)."""
+        from . import route53_edge
+
         found = self.plane.by_host(name)
+        edge = route53_edge.edge_of(self.server) if found is None else None
+        found = edge.lookup(name) if edge is not None else found
         return (found.host, found.port) if found is not None else None
 
     def aws_client(self, region: str):

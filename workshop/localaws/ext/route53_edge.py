@@ -244,6 +244,20 @@ class Edge:
             return None, chain
         return None, chain
 
+    def lookup(self, host: str):
+        """What a client resolving `host` reaches, of any kind (a database's or cache's too: stage 5's app
+        connects to `db-reader.<zone>`, weighted CNAMEs over the replicas): records followed, one weighted
+        pick per call as one DNS answer; None when the chain ends nowhere here."""
+        name = normal(host)
+        for _ in range(MAX_HOPS):
+            record = self.records.get(name)
+            if record is None:
+                return self.dataplane.by_host(name)
+            name = record.pick(self.healthy).target
+            if name in self.addresses:
+                return self.dataplane.find("instance", self.addresses[name])
+        return None
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         host = request.headers.get("Host", "")
         endpoint, chain = self.resolve(host)
