@@ -76,22 +76,23 @@ class Slots:
         """How long a request arriving now would wait for a vCPU."""
         return max(0.0, self._free_at[0] - time.monotonic())
 
-    def book(self, cost: float, max_wait: float | None = None) -> float:
-        """Book `cost x scale` on the vCPU that frees first; seconds from now until this request is
-        answered (its wait plus `cost`). Overloaded, with nothing booked, past `max_wait`."""
+    def book(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> float:
+        """Book `cost x scale` (`cost` alone when not `scaled`: a request that stands only for itself)
+        on the vCPU that frees first; seconds from now until this request is answered (its wait plus
+        `cost`). Overloaded, with nothing booked, past `max_wait`."""
         now = time.monotonic()
         start = max(now, self._free_at[0])
         if max_wait is not None and start - now > max_wait:
             raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
-        work = cost * max(1, int(self.scale()))
+        work = cost * (max(1, int(self.scale())) if scaled else 1)
         heapq.heapreplace(self._free_at, start + work)
         self.busy += work
         self.total += work
         return start - now + cost
 
-    async def hold(self, cost: float, max_wait: float | None = None) -> None:
+    async def hold(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> None:
         """Book the work and wait until this request would be answered."""
-        delay = self.book(cost, max_wait)
+        delay = self.book(cost, max_wait, scaled)
         if delay >= self.min_sleep:
             await asyncio.sleep(delay)
 

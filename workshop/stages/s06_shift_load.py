@@ -38,6 +38,7 @@ from . import (
 )
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "site"
+APP_STATIC = Path(__file__).resolve().parents[1] / "webapp" / "static"
 STATIC_PATTERN = "/static/*"
 S3_ORIGIN, ALB_ORIGIN = "static-s3", "dynamic-alb"
 # CloudFront managed policies (CloudFront Developer Guide, "Use managed cache policies" and
@@ -79,8 +80,11 @@ def comment(ctx) -> str:
 # --- S3 -------------------------------------------------------------------------------------------
 
 def asset_files() -> dict[str, Path]:
-    """S3 key -> file: everything under workshop/assets/site/ (keys start with static/)."""
-    return {p.relative_to(ASSETS).as_posix(): p for p in sorted(ASSETS.rglob("*")) if p.is_file()}
+    """S3 key -> file: everything under workshop/assets/site/ (keys start with static/), and the web
+    app's own files (workshop/webapp/static/: what its pages ask for, /static/app.css, ...) as static/<name>."""
+    files = {p.relative_to(ASSETS).as_posix(): p for p in sorted(ASSETS.rglob("*")) if p.is_file()}
+    files.update({f"static/{p.name}": p for p in sorted(APP_STATIC.iterdir()) if p.is_file()})
+    return files
 
 
 def content_type(path: Path) -> str:
@@ -488,6 +492,24 @@ def _cache(ctx) -> CheckResult:
                                       f"replica in {roles['replica']}, {len(nodes)} nodes available")
 
 
+def _offload(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.offload_check(ctx)
+
+
+def _cached_reads(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.cached_reads_check(ctx)
+
+
+def _sessions_survive(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.sessions_check(ctx)
+
+
 # --- the exercise -------------------------------------------------------------------------------------
 
 def _check_behaviour(value, namespace) -> str | None:
@@ -558,6 +580,11 @@ STAGE = register(Stage(
         Check("assets", _assets, "every shipped static file is in the private bucket"),
         Check("sessions", _sessions, "a session is written to DynamoDB and read back; TTL is on"),
         Check("cache", _cache, "Redis primary and replica in different AZs, nodes available"),
+        Check("offload", _offload, "the same users through CloudFront: cache hits, fewer requests and less CPU "
+                                   "on the web tier than straight to the load balancer (~16 s of traffic)"),
+        Check("cached-reads", _cached_reads, "pages read their messages from ElastiCache (X-Data-Source: cache)"),
+        Check("sessions-survive", _sessions_survive, "a visitor's session count survives the loss of the "
+                                                     "instance that served it (sessions in DynamoDB)"),
     ),
     build=build,
     band=Band(10_000, slide="11-17", note="slides 12-17 give no count ('performance and efficiency'): the stage "

@@ -14,7 +14,8 @@ With `--wl-stagger` a user waits before its first page view too, so the users' p
 the steady rate from the start (without it, every user's first page view comes at spawn: a burst of
 pages-per-min x think times the steady rate, which an emulated server answers 503 when it is small).
 
-Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every half second the counts
+Each response's `X-Instance-Id`, `X-Availability-Zone`, `X-Cache` (CloudFront's) and `X-Data-Source` (the app's)
+are counted; every half second the counts
 go to `--wl-spread FILE` as JSON (written whole, then renamed into place), for the runner; when
 Locust quits, `final.json` beside it holds the whole run's figures (its CSV files lag up to 1 s).
 """
@@ -38,7 +39,11 @@ NONE = "-"  # a response without the header (a refused connection, a server that
 # Locust flushes its CSV files every 5 s; the runner reads the history live, so every second
 stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
-_spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}}
+_spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}, "cache": {}, "sources": {}}
+#: what the spread counts, by response header: who answered, CloudFront's cache verdict
+#: (X-Cache: "Hit from cloudfront", "Miss from cloudfront", ...) and where the app read its data
+SPREAD_HEADERS = (("instances", "X-Instance-Id"), ("azs", "X-Availability-Zone"), ("cache", "X-Cache"),
+                  ("sources", "X-Data-Source"))
 _pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0, "stagger": False}
 
 
@@ -152,7 +157,7 @@ class WebUser(FastHttpUser):
 
     def _note(self, response) -> None:
         headers = response.headers or {}
-        for key, header in (("instances", "X-Instance-Id"), ("azs", "X-Availability-Zone")):
+        for key, header in SPREAD_HEADERS:
             value = headers.get(header) or NONE
             _spread[key][value] = _spread[key].get(value, 0) + 1
 

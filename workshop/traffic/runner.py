@@ -30,7 +30,8 @@ _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 @dataclass
 class Result:
     """What a run measured: `summary` (a dict, the `--json` output), `rows` (one per interval),
-    `spread` (responses by instance and by AZ) and the files written (`csv`, `svg`, Locust's own)."""
+    `spread` (responses by instance, by AZ, by CloudFront's `X-Cache` and by the app's `X-Data-Source`;
+    "-" counts responses without the header) and the files written (`csv`, `svg`, Locust's own)."""
 
     summary: dict
     rows: list[dict]
@@ -172,7 +173,7 @@ class Run:
         final = stats.read_final(files["final"])
         if final is not None:
             totals, failures = final, final["failures_top"]
-            spread = {"instances": final.get("instances") or {}, "azs": final.get("azs") or {}}
+            spread = {key: final.get(key) or {} for key in ("instances", "azs", "cache", "sources")}
         else:
             totals, failures = stats.read_totals(files["stats"]), stats.read_failures(files["failures"])
             spread = stats.read_spread(files["spread"])

@@ -5,7 +5,7 @@ instances and cache nodes have). A dynamic request costs `1 / web_requests_per_v
 of one vCPU (the capacity model's 20 requests/s per vCPU: 50 ms), a static one
 `static_request_cost` of that (0.25: 12.5 ms); `GET /health` costs nothing. With the data
 plane's scale K, one local request stands for K and puts K times its cost on the vCPUs (see
-`slots.py`). A request that would wait more than `MAX_WAIT_S` for a vCPU is answered 503, as
+`slots.py`); a load balancer's health check (User-Agent `ELB-HealthChecker/2.0`) stands only for itself. A request that would wait more than `MAX_WAIT_S` for a vCPU is answered 503, as
 an overloaded server (or its load balancer) answers. The vCPU-seconds spent (`busy_seconds`)
 become CloudWatch's CPUUtilization.
 """
@@ -32,6 +32,18 @@ def request_costs() -> tuple[float, float]:
     return dynamic, dynamic * d["static_request_cost"]
 
 
+#: the User-Agent of an Application Load Balancer's health checks (ELB User Guide, "Health checks
+#: for Application Load Balancer target groups")
+HEALTH_CHECKER = "ELB-HealthChecker/"
+
+
+def is_health_check(request) -> bool:
+    """A load balancer's health check stands for itself, not for K users' requests: at the data plane's
+    scale K it costs one request's work (else, at a check a second per target, checks alone would
+    keep a scaled fleet busy)."""
+    return request.headers.get("User-Agent", "").startswith(HEALTH_CHECKER)
+
+
 class Cpu:
     """The vCPUs of one emulated instance, as aiohttp middleware."""
 
@@ -55,9 +67,10 @@ class Cpu:
             return 0.0
         return self.static_s if path.startswith("/static/") else self.dynamic_s
 
-    async def work(self, seconds: float) -> None:
-        """Put `seconds` (x scale) on the vCPUs and wait for this request's turn; Overloaded past the limit."""
-        await self._slots.hold(seconds, self.max_wait_s)
+    async def work(self, seconds: float, scaled: bool = True) -> None:
+        """Put `seconds` (x scale, unless not `scaled`) on the vCPUs and wait for this request's turn;
+        Overloaded past the limit."""
+        await self._slots.hold(seconds, self.max_wait_s, scaled)
         self.busy_seconds += self._slots.take_busy()
 
     def middleware(self):
@@ -66,7 +79,7 @@ class Cpu:
             seconds = self.cost(request.path)
             if seconds:
                 try:
-                    await self.work(seconds)
+                    await self.work(seconds, scaled=not is_health_check(request))
                 except Overloaded as exc:
                     self.refused += 1
                     return web.Response(status=503, headers={"Retry-After": "1"},

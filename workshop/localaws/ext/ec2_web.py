@@ -42,12 +42,15 @@ from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Response
 
+from . import _elbv2_probes
+
 log = logging.getLogger("workshop.localaws.ec2_web")
 
 RECONCILE_S = 0.2
-#: seconds between CPUUtilization datapoints (AWS: 60 with detailed monitoring, 300 basic;
-#: shorter here so a workshop sees alarms react within minutes)
-METRIC_INTERVAL_S = 10.0
+#: seconds between CPUUtilization datapoints: AWS's 60 s (detailed monitoring) divided by the
+#: load balancer's time scale (30), as the alarms on them are (`cloudwatch_alarms.TIME_SCALES`),
+#: so a target-tracking policy sees one datapoint per period and reacts within seconds
+METRIC_INTERVAL_S = 60.0 / _elbv2_probes.TIME_SCALE
 #: seconds an instance's in-flight requests get to finish when it stops (then they are dropped)
 SHUTDOWN_S = 0.25
 #: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
@@ -328,7 +331,9 @@ def _metrics_route(fleet: Fleet):
 
 
 def install(server) -> None:
-    from . import _instance_metrics
+    from . import _instance_metrics, cloudwatch_alarms
+
+    cloudwatch_alarms.TIME_SCALES[_instance_metrics.NAMESPACE] = _elbv2_probes.TIME_SCALE
 
     fleet = Fleet(server)
     server.ec2_web = fleet  # reachable from tests and other extensions
