@@ -30,7 +30,7 @@ import time
 STAGES = (1, 3, 4, 5, 6, 8)
 FRONT = {1: "instance", 3: "instance", 4: "load balancer", 5: "load balancer", 6: "CloudFront", 8: "CloudFront"}
 FRACTIONS = (0.5, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1)  # of the model's peak; the ramp stops at the first break
-STEP_S = 5
+STEP_S = 6
 MAX_RPS = 500.0  # local requests/s at the ramp's top: leaves this 2-core machine room to be the platform
 MAX_USERS = 300
 
@@ -109,7 +109,7 @@ def measure(n: int, server, target, folder) -> dict:
     k = knee.find(steps)
     talk = knee.talk_users(k.users, fit.think, fit.scale, active_share)
     return {"stage": n, "model": plan.max_users, "bottleneck": plan.bottleneck.key, "measured": talk,
-            "ratio": talk / plan.max_users, "knee": k, "fit": fit, "steps": steps, "cpu": cpu, "built_s": built_s,
+            "ratio": talk / plan.max_users, "knee": k, "fit": fit, "steps": steps, "cpu": cpu, "built_s": built_s, "per_min": per_min,
             "url": url}
 
 
@@ -120,7 +120,8 @@ def show(r: dict) -> str:
              f"({k.users} virtual users), ratio {r['ratio']:.2f}; {k.why}"]
     for s in r["steps"]:
         cpu = ", ".join(f"{t} {p:.0f}%" for t, p in r["cpu"].get(s.users, {}).items())
-        lines.append(f"    {s.users:>4} users: {s.rps:6.1f} req/s, p95 {s.p95_ms:5.0f} ms, errors {s.error_pct:4.1f}%  "
+        asked = s.users * fit.think * r["per_min"] / 60
+        lines.append(f"    {s.users:>4} users: {s.rps:6.1f} req/s ({s.rps / asked:4.0%} of asked), p95 {s.p95_ms:5.0f} ms, errors {s.error_pct:4.1f}%  "
                      f"CPU {cpu}")
     return "\n".join(lines)
 

@@ -74,6 +74,9 @@ def test_costs_come_from_the_capacity_model():
     """A dynamic request holds 1/20 s (20 requests/s/vCPU), a static one a quarter of that, /health nothing."""
     cpu = Cpu(1)
     assert (cpu.cost("/"), cpu.cost("/static/app.css"), cpu.cost("/health")) == pytest.approx((0.05, 0.0125, 0.0))
+    # as the model's _load counts them: a POST is an event (0.05 of a page), a page from the cache 0.2 of one
+    assert (cpu.cost("/messages", "POST"), cpu.cost("/", "GET", "cache"), cpu.cost("/", "GET", "reader")) == \
+        pytest.approx((0.0025, 0.01, 0.05))
     with pytest.raises(ValueError):
         Cpu(0)
 
