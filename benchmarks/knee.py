@@ -108,22 +108,47 @@ def measure(n: int, server, target, folder) -> dict:
             break
     k = knee.find(steps)
     talk = knee.talk_users(k.users, fit.think, fit.scale, active_share)
+    target = assumptions.defaults()["target_utilisation"]
+    full = saturation(steps, cpu, plan.bottleneck.key, fit, active_share)
     return {"stage": n, "model": plan.max_users, "bottleneck": plan.bottleneck.key, "measured": talk,
-            "ratio": talk / plan.max_users, "knee": k, "fit": fit, "steps": steps, "cpu": cpu, "built_s": built_s, "per_min": per_min,
+            "ratio": talk / plan.max_users, "model_full": plan.max_users / target, "cpu_full": full, "knee": k, "fit": fit, "steps": steps, "cpu": cpu, "built_s": built_s, "per_min": per_min,
             "url": url}
+
+
+def saturation(steps, cpu: dict, tier: str, fit, active_share: float) -> float | None:
+    """The users at which `tier`'s measured CPU reaches 100%: a least-squares line through the origin over the
+    steps below 100% (CPU is proportional to the users' requests, so this is far less noisy than the knee)."""
+    tier = "web" if tier == "server" else tier  # the one box: its CPU is the web instance's
+    points = [(knee_talk(s.users, fit, active_share), cpu.get(s.users, {}).get(tier)) for s in steps]
+    points = [(u, c) for u, c in points if c is not None and 0 < c < 100]
+    if not points:
+        return None
+    slope = sum(u * c for u, c in points) / sum(u * u for u, _ in points)
+    return 100.0 / slope if slope > 0 else None
+
+
+def knee_talk(users: int, fit, active_share: float) -> float:
+    from workshop.traffic import knee
+
+    return knee.talk_users(users, fit.think, fit.scale, active_share)
 
 
 def show(r: dict) -> str:
     k, fit = r["knee"], r["fit"]
     lines = [f"stage {r['stage']} via {FRONT[r['stage']]} (built in {r['built_s']:.0f} s), K={fit.scale}, think={fit.think:g}: "
              f"model peak {r['model']:,} users (bottleneck {r['bottleneck']}), knee {r['measured']:,.0f} users "
-             f"({k.users} virtual users), ratio {r['ratio']:.2f}; {k.why}"]
+             f"({k.users} virtual users), ratio {r['ratio']:.2f}; {k.why}; the {r['bottleneck']} tier's CPU reaches "
+             f"100% at {fmt(r['cpu_full'])} users (model: {r['model_full']:,.0f})"]
     for s in r["steps"]:
         cpu = ", ".join(f"{t} {p:.0f}%" for t, p in r["cpu"].get(s.users, {}).items())
         asked = s.users * fit.think * r["per_min"] / 60
         lines.append(f"    {s.users:>4} users: {s.rps:6.1f} req/s ({s.rps / asked:4.0%} of asked), p95 {s.p95_ms:5.0f} ms, errors {s.error_pct:4.1f}%  "
                      f"CPU {cpu}")
     return "\n".join(lines)
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
 
 
 def main(argv: list[str]) -> None:
@@ -151,11 +176,14 @@ def main(argv: list[str]) -> None:
                 print(show(r), flush=True)
     finally:
         server.stop()
-    print(f"\n| stage | front door | model peak (users) | bottleneck | measured knee (users) | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("\n| stage | front door | K, think | model peak (users) | bottleneck | measured knee (users) | knee / peak | "
+          "model at 100% CPU | measured at 100% CPU | ratio at 100% |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['stage']} | {FRONT[r['stage']]} | {r['model']:,} | {r['bottleneck']} | {r['measured']:,.0f} | "
-              f"{r['ratio']:.2f} |")
+        full = r["cpu_full"]
+        print(f"| {r['stage']} | {FRONT[r['stage']]} | {r['fit'].scale}, {r['fit'].think:g} | {r['model']:,} | "
+              f"{r['bottleneck']} | {r['measured']:,.0f} | {r['ratio']:.2f} | {r['model_full']:,.0f} | {fmt(full)} | "
+              f"{'-' if full is None else format(full / r['model_full'], '.2f')} |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"whole run {time.monotonic() - t0:.0f} s; load average now {load}")
 

@@ -52,10 +52,11 @@ def test_one_vcpu_serves_one_request_at_a_time():
 
 def test_at_scale_k_a_request_does_k_requests_work():
     """Scale 4: one local request stands for 4, so it puts 4 x 50 ms on the vCPU; it is answered after
-    its own 50 ms, and the next one waits for the other three's work (latency of one, throughput of K)."""
+    its own 50 ms, and the next one after its 200 ms wait ÷ 4 + 50 ms (a real request's latency behind
+    requests four times finer; throughput of K: 0.4 vCPU-seconds booked)."""
     cpu = Cpu(1, scale=lambda: 4)
     finished, _ = _timed(cpu, 2)
-    assert finished[0] < 0.09 and finished[1] >= 0.24
+    assert finished[0] < 0.09 and 0.09 <= finished[1] < 0.2
     assert cpu.busy_seconds == pytest.approx(0.4, abs=0.03)
     more_vcpus, _ = _timed(Cpu(2, scale=lambda: 4), 2)
     assert more_vcpus[-1] < 0.09  # a second vCPU takes the second request at once

@@ -105,6 +105,12 @@ def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
             AutoScalingGroupName=s07_auto_scaling.group_name(ctx), DesiredCapacity=desired, HonorCooldown=False)
 
 
+def _serves_500k(ctx) -> CheckResult:
+    from . import s08_proof  # traffic: imported when the check runs
+
+    return s08_proof.check(ctx)
+
+
 # --- slide 20's component list ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -295,6 +301,8 @@ STAGE = register(Stage(
     checks=(
         Check("web-tier", _web_tier, "3+ healthy web instances per AZ behind the load balancer, the group's among them"),
         Check("slide-20", _slide_20, "every component of slide 20 is live"),
+        Check("serves-500k", _serves_500k, "traffic standing for 500,000 users through www is served: errors < 1%, "
+                                           "p95 < 500 ms, answers from both AZs (s08_proof)"),
     ),
     build=build,
     exercises=EXERCISES,

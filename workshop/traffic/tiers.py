@@ -71,6 +71,7 @@ def cpu(ctx, start: dt.datetime, settle_s: float = LOCAL_PERIOD_S) -> dict[str, 
     """Average CPUUtilization per tier member from `start` (`mark`) to now (+ `settle_s` for the DB and
     cache datapoints of the run's last seconds to arrive)."""
     _publish_now(ctx)
+    web_end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)  # the instances' idle datapoints after it: out
     if settle_s > 0:
         time.sleep(settle_s)
     end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
@@ -80,7 +81,7 @@ def cpu(ctx, start: dt.datetime, settle_s: float = LOCAL_PERIOD_S) -> dict[str, 
     ids = list(webtier.target_ids(ctx, tg["TargetGroupArn"])) if tg else []
     running = [i for i in webtier.instances(ctx, ids) if i["State"]["Name"] == "running"]
     for i in running:
-        v = _average(cw, "AWS/EC2", "InstanceId", i["InstanceId"], start, end)
+        v = _average(cw, "AWS/EC2", "InstanceId", i["InstanceId"], start + dt.timedelta(seconds=1), web_end)
         if v is not None:
             out.setdefault("web", {})[i["InstanceId"]] = v
     primary = webtier.find_primary_db(ctx)
