@@ -27,6 +27,7 @@ import tempfile
 import time
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+ONLY = os.environ.get("S6PATH_ONLY")  # a path name prefix: measure only that one (profiling)
 CONCURRENCY = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 
 LOAD = r"""
@@ -100,7 +101,14 @@ def main() -> None:
                  ("www: edge -> CloudFront -> ALB -> instance -> cache/DB", www.url + "/", www.host_header),
                  ("load balancer -> instance -> cache/DB", lb.url + "/", lb.host_header),
                  ("one instance -> cache/DB", one.url + "/", one.host_header)]
+        if ONLY:
+            paths = [p for p in paths if p[0].startswith(ONLY) or p[0].startswith("floor")]
         best: dict[str, dict] = {}
+        if os.environ.get("S6PATH_PROFILE"):  # py-spy over this process while the paths are measured
+            subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-p", str(os.getpid()),
+                              "-d", str(int(SECONDS * 2 * len(paths))), "-r", "50", "-f", "raw", "-o",
+                              os.environ["S6PATH_PROFILE"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         for _ in range(2):
             for name, url, host in paths:
                 r = load(url, host)

@@ -345,3 +345,25 @@ def test_a_quick_stop_and_start_with_a_new_type_serves_with_the_new_cpu(aws, ec2
 
     assert _wait(four_vcpus)
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_session_writes_go_straight_to_the_backend_with_the_api_s_answers(local_aws):
+    """The data plane's DynamoDB client (ext/_dynamo_direct.py) counts a session's views as the API does,
+    what it wrote reads back through the API, and a missing table is AWS's own error."""
+    import botocore.exceptions
+
+    from workshop import aws, config
+    from workshop.localaws.ext._dynamo_direct import Direct
+    from workshop.webapp.sessions import DynamoSessions
+
+    client = aws.client("dynamodb", "us-east-1", target=config.target("local", endpoint=local_aws.endpoint))
+    client.create_table(TableName="direct-sessions", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}])
+    direct = Direct(client, "us-east-1")
+    sessions = DynamoSessions(direct, "direct-sessions", clock=lambda: 1000)
+    assert [sessions.visit("abcdefgh"), sessions.visit("abcdefgh"), sessions.visit("zyxwvuts")] == [1, 2, 1]
+    item = client.get_item(TableName="direct-sessions", Key={"session_id": {"S": "abcdefgh"}})["Item"]
+    assert item["views"] == {"N": "2"} and int(item["expires_at"]["N"]) > 1000
+    with pytest.raises(botocore.exceptions.ClientError, match="ResourceNotFound"):
+        DynamoSessions(direct, "no-such-table").visit("abcdefgh")

@@ -202,13 +202,16 @@ class Fleet:
         return (found.host, found.port) if found is not None else None
 
     def aws_client(self, region: str):
-        """`service -> boto3 client` on this local AWS, for the app's DynamoDB sessions and DB secret."""
+        """`service -> boto3 client` on this local AWS, for the app's DynamoDB sessions and DB secret
+        (DynamoDB's session writes go straight to moto's backend: `_dynamo_direct`)."""
         def make(service: str):
             if (service, region) not in self._clients:
                 from ... import aws, config
+                from ._dynamo_direct import Direct
 
                 target = config.target("local", region=region, endpoint=self.server.endpoint)
-                self._clients[(service, region)] = aws.client(service, region, target=target)
+                client = aws.client(service, region, target=target)
+                self._clients[(service, region)] = Direct(client, region) if service == "dynamodb" else client
             return self._clients[(service, region)]
 
         return make
