@@ -31,7 +31,7 @@ STAGES = (1, 3, 4, 5, 6, 8)
 FRONT = {1: "instance", 3: "instance", 4: "load balancer", 5: "load balancer", 6: "CloudFront", 8: "CloudFront"}
 FRACTIONS = (0.5, 0.8, 1.0, 1.2, 1.45, 1.75, 2.1)  # of the model's peak; the ramp stops at the first break
 STEP_S = 6
-MAX_RPS = 500.0  # local requests/s at the ramp's top: leaves this 2-core machine room to be the platform
+MAX_RPS = 250.0  # local requests/s at the ramp's top: leaves this shared 2-core machine room to be the platform
 MAX_USERS = 300
 
 

@@ -67,7 +67,7 @@ def _average(cw, namespace: str, dim: str, value: str, start: dt.datetime, end: 
     return sum(p["Average"] for p in points) / len(points) if points else None
 
 
-def cpu(ctx, start: dt.datetime, settle_s: float = LOCAL_PERIOD_S) -> dict[str, TierCpu]:
+def cpu(ctx, start: dt.datetime, settle_s: float = 2.0) -> dict[str, TierCpu]:
     """Average CPUUtilization per tier member from `start` (`mark`) to now (+ `settle_s` for the DB and
     cache datapoints of the run's last seconds to arrive)."""
     _publish_now(ctx)
