@@ -8,20 +8,19 @@ read 1/1,000 s, a cache operation 1/25,000 s).
 **Scale.** With the data plane's scale K (`dataplane.DataPlane.scale`), one local request
 stands for K at the talk's scale, so it puts `K x cost` of work on the slot that frees first:
 the server's throughput, in local requests, is 1/K of a real one's, and its CPUUtilization is
-what the talk-scale traffic would cause. The request itself is answered after its own `cost`
-plus the wait a real request would see: `max(wait / K, wait - (K-1) x cost)`. Below saturation a
-queue of K-times-coarser requests waits K times longer than a real one at the same utilisation
-(a multi-server queue's waits scale with its service time), so the first term gives the real wait
-and p95 turns up where it would on AWS, not K times sooner (measured with benchmarks/knee.py: with
-the plain local wait, at K = 21-41 stages 6 and 8 passed p95 500 ms at half the model's peak with
-the web tier at 40-60% CPU). Past saturation the backlog grows by the same seconds of work per
-second at any K, and beyond the other K-1 requests' own work it is a wait a real request sees too:
-the second term. The throughput at which a server saturates is unchanged: each request books
-`K x cost`. At K = 1 this is a plain multi-server queue.
+what the talk-scale traffic would cause. The request itself is answered after its wait
+**divided by K** plus its own `cost`: the latency one real request would see. The queue holds
+K-times-coarser requests than a real server's at the same utilisation, so its waits are K times
+a real one's (a multi-server queue's waits scale with its service time); dividing by K gives the
+real wait, so p95 turns up where it would on AWS, not K times sooner (measured with
+benchmarks/knee.py: at K = 21-41, stages 6 and 8 passed p95 500 ms at half the model's peak with
+the web tier at 40-60% CPU). The throughput at which a server saturates is unchanged: each
+request still books `K x cost`. At K = 1 this is a plain multi-server queue.
 
-**Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale, as
-above) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept queue
-refuses it: a saturated server holds `max_wait` plus K-1 requests' work of backlog.
+**Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale: its
+local wait ÷ K) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept
+queue refuses it. So a saturated server holds up to K x `max_wait` s of booked work, which it works
+off (at 100% CPU) once the load falls.
 
 Waiting is an `asyncio.sleep` (never a busy loop), so two real cores play twenty machines;
 waits shorter than `min_sleep` (the event loop's ~1 ms clock) are booked but not slept.
@@ -89,9 +88,7 @@ class Slots:
         now = time.monotonic()
         start = max(now, self._free_at[0])
         k = max(1, int(self.scale())) if scaled else 1
-        # at the talk's scale: the queue's lumpiness shrinks K-fold (wait / K); a backlog beyond the other K-1
-        # requests' own work is a real one, and a real request waits it out too (wait - (K-1) x cost)
-        wait = max((start - now) / k, (start - now) - (k - 1) * cost)
+        wait = (start - now) / k  # at the talk's scale
         if max_wait is not None and wait > max_wait:
             raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
         work = cost * k
