@@ -109,28 +109,23 @@ def measure(n: int, server, target, folder) -> dict:
     k = knee.find(steps)
     talk = knee.talk_users(k.users, fit.think, fit.scale, active_share)
     target = assumptions.defaults()["target_utilisation"]
-    full = saturation(steps, cpu, plan.bottleneck.key, fit, active_share)
+    full = saturation(steps, cpu, plan.bottleneck.key, fit, active_share, per_min)
     return {"stage": n, "model": plan.max_users, "bottleneck": plan.bottleneck.key, "measured": talk,
             "ratio": talk / plan.max_users, "model_full": plan.max_users / target, "cpu_full": full, "knee": k, "fit": fit, "steps": steps, "cpu": cpu, "built_s": built_s, "per_min": per_min,
             "url": url}
 
 
-def saturation(steps, cpu: dict, tier: str, fit, active_share: float) -> float | None:
-    """The users at which `tier`'s measured CPU reaches 100%: a least-squares line through the origin over the
-    steps below 100% (CPU is proportional to the users' requests, so this is far less noisy than the knee)."""
+def saturation(steps, cpu: dict, tier: str, fit, active_share: float, per_min: float) -> float | None:
+    """The users at which `tier`'s measured CPU reaches 100%: a least-squares line through the origin of CPU
+    against the users the *served* requests stand for (requests/s x K ÷ each active user's rate ÷ the active
+    share; the generator's shortfall and Poisson noise drop out), over the steps below 100%."""
     tier = "web" if tier == "server" else tier  # the one box: its CPU is the web instance's
-    points = [(knee_talk(s.users, fit, active_share), cpu.get(s.users, {}).get(tier)) for s in steps]
-    points = [(u, c) for u, c in points if c is not None and 0 < c < 100]
+    points = [(s.rps * fit.scale / (per_min / 60.0) / active_share, cpu.get(s.users, {}).get(tier)) for s in steps]
+    points = [(u, c) for u, c in points if c is not None and 0 < c < 100 and u > 0]
     if not points:
         return None
     slope = sum(u * c for u, c in points) / sum(u * u for u, _ in points)
     return 100.0 / slope if slope > 0 else None
-
-
-def knee_talk(users: int, fit, active_share: float) -> float:
-    from workshop.traffic import knee
-
-    return knee.talk_users(users, fit.think, fit.scale, active_share)
 
 
 def show(r: dict) -> str:
