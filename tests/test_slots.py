@@ -39,11 +39,13 @@ def test_slot_count_is_the_types_vcpus():
 
 
 def test_scale_puts_k_times_the_work_on_the_vcpus():
-    """At scale 10 a 10 ms read books 100 ms: the first is answered in its own 10 ms, the next waits
-    for the other nine's work; past max_wait a request is refused and books nothing."""
+    """At scale 10 a 10 ms read books 100 ms: the first is answered in its own 10 ms, the next after
+    the 100 ms it waits ÷ 10 (a real request's wait behind 10x finer requests) + its 10 ms; past
+    max_wait (at the talk's scale) a request is refused and books nothing."""
     slots = Slots(1, scale=lambda: 10)
     assert slots.book(0.01) == pytest.approx(0.01, abs=0.002)
-    assert slots.book(0.01) == pytest.approx(0.11, abs=0.003)
+    assert slots.book(0.01) == pytest.approx(0.02, abs=0.002)
     with pytest.raises(Overloaded):
-        slots.book(0.01, max_wait=0.15)
+        slots.book(0.01, max_wait=0.015)  # waits 0.2 s here, 0.02 s at the talk's scale
     assert slots.take_busy() == pytest.approx(0.2)
+    assert slots.book(0.01, max_wait=0.025) == pytest.approx(0.03, abs=0.002)

@@ -8,14 +8,19 @@ read 1/1,000 s, a cache operation 1/25,000 s).
 **Scale.** With the data plane's scale K (`dataplane.DataPlane.scale`), one local request
 stands for K at the talk's scale, so it puts `K x cost` of work on the slot that frees first:
 the server's throughput, in local requests, is 1/K of a real one's, and its CPUUtilization is
-what the talk-scale traffic would cause. The request itself is answered after the wait it
-found in the queue plus its own `cost` (the latency one real request sees), not after the
-whole `K x cost`: the other K-1 requests it stands for keep the vCPU busy behind it. Coarse
-requests make queues lumpier than real ones, so waits (p95) grow sooner than on AWS; the
-throughput at which a server saturates is the same. At K = 1 this is a plain multi-server queue.
+what the talk-scale traffic would cause. The request itself is answered after its wait
+**divided by K** plus its own `cost`: the latency one real request would see. The queue holds
+K-times-coarser requests than a real server's at the same utilisation, so its waits are K times
+a real one's (a multi-server queue's waits scale with its service time); dividing by K gives the
+real wait, so p95 turns up where it would on AWS, not K times sooner (measured with
+benchmarks/knee.py: at K = 21-41, stages 6 and 8 passed p95 500 ms at half the model's peak with
+the web tier at 40-60% CPU). The throughput at which a server saturates is unchanged: each
+request still books `K x cost`. At K = 1 this is a plain multi-server queue.
 
-**Overload.** A request that would wait more than `max_wait` seconds for a slot is refused at
-once (`Overloaded`), as an overloaded server's full accept queue refuses it.
+**Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale: its
+local wait ÷ K) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept
+queue refuses it. So a saturated server holds up to K x `max_wait` s of booked work, which it works
+off (at 100% CPU) once the load falls.
 
 Waiting is an `asyncio.sleep` (never a busy loop), so two real cores play twenty machines;
 waits shorter than `min_sleep` (the event loop's ~1 ms clock) are booked but not slept.
@@ -58,6 +63,7 @@ class Slots:
         self.scale = scale
         self.min_sleep = min_sleep
         self.busy = 0.0  # vCPU-seconds booked since the last take_busy()
+        self.total = 0.0  # vCPU-seconds booked since start (only grows: for readers other than the metrics)
         self.resize(count)
 
     def resize(self, count: float) -> None:
@@ -75,21 +81,25 @@ class Slots:
         """How long a request arriving now would wait for a vCPU."""
         return max(0.0, self._free_at[0] - time.monotonic())
 
-    def book(self, cost: float, max_wait: float | None = None) -> float:
-        """Book `cost x scale` on the vCPU that frees first; seconds from now until this request is
-        answered (its wait plus `cost`). Overloaded, with nothing booked, past `max_wait`."""
+    def book(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> float:
+        """Book `cost x scale` (`cost` alone when not `scaled`: a request that stands only for itself)
+        on the vCPU that frees first; seconds from now until this request is answered (its wait ÷ scale
+        plus `cost`: a real request's latency). Overloaded, with nothing booked, past `max_wait`."""
         now = time.monotonic()
         start = max(now, self._free_at[0])
-        if max_wait is not None and start - now > max_wait:
+        k = max(1, int(self.scale())) if scaled else 1
+        wait = (start - now) / k  # at the talk's scale
+        if max_wait is not None and wait > max_wait:
             raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
-        work = cost * max(1, int(self.scale()))
+        work = cost * k
         heapq.heapreplace(self._free_at, start + work)
         self.busy += work
-        return start - now + cost
+        self.total += work
+        return wait + cost
 
-    async def hold(self, cost: float, max_wait: float | None = None) -> None:
+    async def hold(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> None:
         """Book the work and wait until this request would be answered."""
-        delay = self.book(cost, max_wait)
+        delay = self.book(cost, max_wait, scaled)
         if delay >= self.min_sleep:
             await asyncio.sleep(delay)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import aws, bill, topology
 from ..architecture import Architecture, Edge, Node
-from ..errors import BadInput
+from ..errors import BadInput, WorkshopError
 from ..exercises import Exercise
 from . import (
     Band,
@@ -38,6 +38,7 @@ from . import (
 )
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "site"
+APP_STATIC = Path(__file__).resolve().parents[1] / "webapp" / "static"
 STATIC_PATTERN = "/static/*"
 S3_ORIGIN, ALB_ORIGIN = "static-s3", "dynamic-alb"
 # CloudFront managed policies (CloudFront Developer Guide, "Use managed cache policies" and
@@ -51,6 +52,7 @@ CACHE_NODE_TYPE = "cache.t3.micro"  # the smallest current-generation Redis node
 #: node types the stage accepts: small current-generation families (ElastiCache User Guide, "Supported node types")
 CACHE_NODE_FAMILIES = ("cache.t3.", "cache.t4g.", "cache.m5.", "cache.m6g.", "cache.m7g.", "cache.r5.", "cache.r6g.", "cache.r7g.")
 REDIS_PORT = 6379
+CACHE_TTL_S = 30  # kit default: the latest messages may be 30 s old (a write deletes the key at once)
 #: the hosted zone id of every CloudFront distribution, for Route 53 alias records
 #: (Route 53 API Reference, AliasTarget: "Specify Z2FDTNDATAQYW2" for CloudFront)
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -78,8 +80,11 @@ def comment(ctx) -> str:
 # --- S3 -------------------------------------------------------------------------------------------
 
 def asset_files() -> dict[str, Path]:
-    """S3 key -> file: everything under workshop/assets/site/ (keys start with static/)."""
-    return {p.relative_to(ASSETS).as_posix(): p for p in sorted(ASSETS.rglob("*")) if p.is_file()}
+    """S3 key -> file: everything under workshop/assets/site/ (keys start with static/), and the web
+    app's own files (workshop/webapp/static/: what its pages ask for, /static/app.css, ...) as static/<name>."""
+    files = {p.relative_to(ASSETS).as_posix(): p for p in sorted(ASSETS.rglob("*")) if p.is_file()}
+    files.update({f"static/{p.name}": p for p in sorted(APP_STATIC.iterdir()) if p.is_file()})
+    return files
 
 
 def content_type(path: Path) -> str:
@@ -286,6 +291,74 @@ def ensure_cache(ctx, cache_node_type: str = CACHE_NODE_TYPE) -> dict:
     return find_cache(ctx)
 
 
+# --- the web tier's new config ----------------------------------------------------------------------
+
+def cache_endpoint(group: dict) -> dict:
+    """The replication group's primary endpoint {"Address", "Port"}: where the app reads and invalidates."""
+    found = (group.get("NodeGroups") or [{}])[0].get("PrimaryEndpoint")
+    if not found:
+        raise WorkshopError(f"the Redis group {group.get('ReplicationGroupId')} has no primary endpoint yet "
+                            f"(status {group.get('Status')}): wait until it is available, then re-run")
+    return found
+
+
+def web_config(ctx, group: dict | None = None) -> dict:
+    """Stage 5's app config with sessions in the DynamoDB table and cache-aside reads through Redis."""
+    endpoint = cache_endpoint(group or webtier.require(ctx, "Redis replication group", find_cache(ctx)))
+    return webtier.app_config(ctx, 6, s05_users_100k.writer_name(ctx), s05_users_100k.reader_name(ctx),
+                              secret_arn=webtier.db_secret_arn(s03_web_and_database.find_db(ctx)),
+                              sessions={"dynamodb": ctx.name("sessions"), "ttl_attribute": SESSION_TTL_ATTRIBUTE,
+                                        "ttl_seconds": SESSION_SECONDS},
+                              cache={"host": endpoint["Address"], "port": int(endpoint.get("Port", REDIS_PORT)),
+                                     "ttl": CACHE_TTL_S})
+
+
+def user_data(ctx, config: dict | None = None) -> str:
+    """What a stage-6 web instance (and stage 7's launch template) runs."""
+    from ..webapp import userdata
+
+    return userdata.build(config or web_config(ctx), title="shift load: sessions in DynamoDB, reads through ElastiCache")
+
+
+def running_config(ctx, instance_id: str) -> dict | None:
+    """The app config an instance's user data carries now (None: not the app's)."""
+    from ..webapp import userdata
+
+    return userdata.parse(infra.current_user_data(ctx, instance_id))
+
+
+def fixed_web_instances(ctx) -> list[dict]:
+    """The web instances launched by hand (stages 4-5); an Auto Scaling group's get the launch template's."""
+    return [i for i in webtier.web_instances(ctx)
+            if not any(t["Key"] == "aws:autoscaling:groupName" for t in i.get("Tags", []))]
+
+
+def wait_in_service(ctx, instance_id: str) -> None:
+    """Until the load balancer's health checks pass on the instance again (if it is a target)."""
+    from .. import waits
+
+    tg = webtier.find_target_group(ctx)
+    if tg is None or instance_id not in webtier.target_ids(ctx, tg["TargetGroupArn"]):
+        return
+    waits.waiter(infra.client(ctx, "elbv2"), "target_in_service", f"{instance_id} healthy behind the load balancer",
+                 typical_s=20, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
+
+
+def reconfigure_web(ctx) -> list[str]:
+    """A rolling reconfigure: each web instance whose config is not stage 6's, one at a time, is stopped,
+    given the new user data, started, and back in service before the next (the site stays up on the
+    others). The ids reconfigured (none when every instance has it)."""
+    config = web_config(ctx)
+    done = []
+    for instance in fixed_web_instances(ctx):
+        if running_config(ctx, instance["InstanceId"]) == config:
+            continue
+        infra.resize(ctx, instance["InstanceId"], instance["InstanceType"], user_data=user_data(ctx, config))
+        wait_in_service(ctx, instance["InstanceId"])
+        done.append(instance["InstanceId"])
+    return done
+
+
 def build(ctx, cache_node_type: str = CACHE_NODE_TYPE) -> None:
     """Build stage 6 idempotently on stages 1, 3, 4 and 5 (built by `ws.build_previous()`)."""
     validate(cache_node_type)
@@ -294,6 +367,7 @@ def build(ctx, cache_node_type: str = CACHE_NODE_TYPE) -> None:
     ensure_www(ctx, ensure_distribution(ctx, bucket)["DomainName"])
     ensure_sessions(ctx)
     ensure_cache(ctx, cache_node_type)
+    reconfigure_web(ctx)
 
 
 # --- checks -----------------------------------------------------------------------------------------
@@ -418,6 +492,24 @@ def _cache(ctx) -> CheckResult:
                                       f"replica in {roles['replica']}, {len(nodes)} nodes available")
 
 
+def _offload(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.offload_check(ctx)
+
+
+def _cached_reads(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.cached_reads_check(ctx)
+
+
+def _sessions_survive(ctx) -> CheckResult:
+    from . import s06_proof
+
+    return s06_proof.sessions_check(ctx)
+
+
 # --- the exercise -------------------------------------------------------------------------------------
 
 def _check_behaviour(value, namespace) -> str | None:
@@ -488,6 +580,11 @@ STAGE = register(Stage(
         Check("assets", _assets, "every shipped static file is in the private bucket"),
         Check("sessions", _sessions, "a session is written to DynamoDB and read back; TTL is on"),
         Check("cache", _cache, "Redis primary and replica in different AZs, nodes available"),
+        Check("offload", _offload, "the same users through CloudFront: cache hits, fewer requests and less CPU "
+                                   "on the web tier than straight to the load balancer (~16 s of traffic)"),
+        Check("cached-reads", _cached_reads, "pages read their messages from ElastiCache (X-Data-Source: cache)"),
+        Check("sessions-survive", _sessions_survive, "a visitor's session count survives the loss of the "
+                                                     "instance that served it (sessions in DynamoDB)"),
     ),
     build=build,
     band=Band(10_000, slide="11-17", note="slides 12-17 give no count ('performance and efficiency'): the stage "

@@ -85,21 +85,33 @@ def dimensions(ctx) -> list[dict]:
 # --- the launch template and the group ---------------------------------------------------------------
 
 def launch_template_data(ctx) -> dict:
-    """Clone of the stage-4 web instance: AMI, type, security groups; user data as stage 5's."""
+    """Clone of the stage-4 web instance: AMI, type, security groups; user data as stage 6's
+    (sessions in DynamoDB, reads through ElastiCache: any instance can serve any visitor)."""
     template = s05_users_100k.web_template(ctx)
     instance_tags = ctx.tag_list() + [{"Key": "Name", "Value": group_name(ctx)},
                                       {"Key": infra.ROLE_KEY, "Value": webtier.WEB_ROLE}]
     return {"ImageId": template["ImageId"], "InstanceType": template["InstanceType"],
             "SecurityGroupIds": template["SecurityGroupIds"],
-            "UserData": base64.b64encode(s05_users_100k.user_data(ctx).encode()).decode(),
+            "UserData": base64.b64encode(s06_shift_load.user_data(ctx).encode()).decode(),
             "TagSpecifications": [{"ResourceType": "instance", "Tags": instance_tags}]}
 
 
 def ensure_launch_template(ctx) -> str:
+    """The launch template; a new default version when the latest one's app config is not stage 6's."""
+    from ..webapp import userdata
+
     ec2 = infra.client(ctx, "ec2")
     found = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [ctx.name("web-lt")]}])
     if found["LaunchTemplates"]:
-        return found["LaunchTemplates"][0]["LaunchTemplateId"]
+        template_id = found["LaunchTemplates"][0]["LaunchTemplateId"]
+        latest = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"])
+        data = latest["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        if userdata.parse(data.get("UserData")) != s06_shift_load.web_config(ctx):
+            version = ec2.create_launch_template_version(LaunchTemplateId=template_id,
+                                                         LaunchTemplateData=launch_template_data(ctx))
+            ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(
+                version["LaunchTemplateVersion"]["VersionNumber"]))
+        return template_id
     return ec2.create_launch_template(
         LaunchTemplateName=ctx.name("web-lt"), LaunchTemplateData=launch_template_data(ctx),
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": ctx.tag_list()}],

@@ -103,6 +103,33 @@ def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
     if group["DesiredCapacity"] != desired:
         infra.client(ctx, "autoscaling").set_desired_capacity(
             AutoScalingGroupName=s07_auto_scaling.group_name(ctx), DesiredCapacity=desired, HonorCooldown=False)
+    wait_in_service(ctx, min(2 * web_per_az, desired + len(s07_auto_scaling.baseline_instances(ctx))))
+
+
+#: how long the build waits for the group's new instances to pass their health checks (AWS: launch + checks)
+IN_SERVICE_TIMEOUT_S = 600
+
+
+def wait_in_service(ctx, count: int, timeout_s: float = IN_SERVICE_TIMEOUT_S) -> int:
+    """Wait until `count` targets behind the load balancer are healthy (the group's new instances launch,
+    register and pass their checks: seconds on the local AWS, minutes on AWS); how many are."""
+    import time
+
+    tg = webtier.find_target_group(ctx)
+    if tg is None:
+        return 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        healthy = sum(1 for s in webtier.target_ids(ctx, tg["TargetGroupArn"]).values() if s == "healthy")
+        if healthy >= count or time.monotonic() > deadline:
+            return healthy
+        time.sleep(1.0 if ctx.target.is_local else 10.0)
+
+
+def _serves_500k(ctx) -> CheckResult:
+    from . import s08_proof  # traffic: imported when the check runs
+
+    return s08_proof.check(ctx)
 
 
 # --- slide 20's component list ------------------------------------------------------------------------
@@ -295,6 +322,8 @@ STAGE = register(Stage(
     checks=(
         Check("web-tier", _web_tier, "3+ healthy web instances per AZ behind the load balancer, the group's among them"),
         Check("slide-20", _slide_20, "every component of slide 20 is live"),
+        Check("serves-500k", _serves_500k, "traffic standing for 500,000 users through www is served: errors < 1%, "
+                                           "p95 < 500 ms, answers from both AZs (s08_proof)"),
     ),
     build=build,
     exercises=EXERCISES,

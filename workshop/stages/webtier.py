@@ -19,16 +19,23 @@ WEB_ROLE = "web"
 APP_DATABASE = "sbs"
 
 
+def app_config(ctx, stage: int, writer: str, reader: str | None = None, secret_arn: str | None = None,
+               sessions: str | dict = "memory", cache: dict | None = None) -> dict:
+    """The web app's config (workshop/webapp/userdata.py): DB endpoints `writer` (and `reader` from
+    stage 5) as RDS or Route 53 names, the master password from RDS's managed secret; `sessions`
+    and `cache` as stage 6 sets them. It names the `stage` it is from (`infra.resize` never puts an
+    earlier stage's back)."""
+    return {"stage": stage, "sessions": sessions, "region": ctx.region, "cache": cache,
+            "db": {"writer": writer, "reader": reader, "port": 3306, "user": "admin",
+                   "password_secret": secret_arn, "database": APP_DATABASE}}
+
+
 def app_user_data(ctx, stage: int, title: str, writer: str, reader: str | None = None,
-                  secret_arn: str | None = None) -> str:
-    """User data that installs the course's web app (workshop/webapp) with its DB endpoints: `writer`
-    (and `reader` from stage 5) as RDS or Route 53 names, the master password from RDS's managed secret.
-    The config names the `stage` it is from (`infra.resize` never puts an earlier stage's back)."""
+                  secret_arn: str | None = None, sessions: str | dict = "memory", cache: dict | None = None) -> str:
+    """User data that installs the course's web app (workshop/webapp) with `app_config`'s config."""
     from ..webapp import userdata
 
-    return userdata.build({"stage": stage, "sessions": "memory", "region": ctx.region, "cache": None,
-                           "db": {"writer": writer, "reader": reader, "port": 3306, "user": "admin",
-                                  "password_secret": secret_arn, "database": APP_DATABASE}}, title=title)
+    return userdata.build(app_config(ctx, stage, writer, reader, secret_arn, sessions, cache), title=title)
 
 
 def db_secret_arn(db: dict | None) -> str | None:

@@ -10,7 +10,12 @@ then the page's static requests, then, on average `--wl-write-per-page` times, `
 (303 expected; the redirect is not followed). Between page views a user waits an
 exponentially distributed time with mean 60 / pages-per-min / think seconds.
 
-Each response's `X-Instance-Id` and `X-Availability-Zone` are counted; every half second the counts
+With `--wl-stagger` a user waits before its first page view too, so the users' page views arrive at
+the steady rate from the start (without it, every user's first page view comes at spawn: a burst of
+pages-per-min x think times the steady rate, which an emulated server answers 503 when it is small).
+
+Each response's `X-Instance-Id`, `X-Availability-Zone`, `X-Cache` (CloudFront's) and `X-Data-Source` (the app's)
+are counted; every half second the counts
 go to `--wl-spread FILE` as JSON (written whole, then renamed into place), for the runner; when
 Locust quits, `final.json` beside it holds the whole run's figures (its CSV files lag up to 1 s).
 """
@@ -34,8 +39,12 @@ NONE = "-"  # a response without the header (a refused connection, a server that
 # Locust flushes its CSV files every 5 s; the runner reads the history live, so every second
 stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
-_spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}}
-_pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0}
+_spread: dict[str, dict[str, int]] = {"instances": {}, "azs": {}, "cache": {}, "sources": {}}
+#: what the spread counts, by response header: who answered, CloudFront's cache verdict
+#: (X-Cache: "Hit from cloudfront", "Miss from cloudfront", ...) and where the app read its data
+SPREAD_HEADERS = (("instances", "X-Instance-Id"), ("azs", "X-Availability-Zone"), ("cache", "X-Cache"),
+                  ("sources", "X-Data-Source"))
+_pace = {"pages_per_min": 2.0, "static_per_page": 4.0, "write_per_page": 0.25, "think": 1.0, "stagger": False}
 
 
 @events.init_command_line_parser.add_listener
@@ -46,6 +55,7 @@ def _arguments(parser):
     parser.add_argument("--wl-think", type=float, default=1.0, include_in_web_ui=False)
     parser.add_argument("--wl-spread", default="", include_in_web_ui=False)
     parser.add_argument("--wl-owner-pid", type=int, default=0, include_in_web_ui=False)
+    parser.add_argument("--wl-stagger", action="store_true", default=False, include_in_web_ui=False)
     parser.add_argument("--wl-host-header", default="", include_in_web_ui=False)
 
 
@@ -110,7 +120,7 @@ def _init(environment, **_):
     if options is None:
         return
     _pace.update(pages_per_min=options.wl_pages_per_min, static_per_page=options.wl_static_per_page,
-                 write_per_page=options.wl_write_per_page, think=options.wl_think)
+                 write_per_page=options.wl_write_per_page, think=options.wl_think, stagger=options.wl_stagger)
     if options.wl_spread:
         def writer():
             while True:
@@ -136,12 +146,18 @@ class WebUser(FastHttpUser):
         mean = 60.0 / max(_pace["pages_per_min"], 1e-9) / _pace["think"]
         return random.expovariate(1.0 / mean)
 
+    def on_start(self):
+        """With --wl-stagger, a user's first page view comes after a wait like any other (exponential:
+        the users' page views arrive as a steady stream from the first second), not all at spawn."""
+        if _pace["stagger"]:
+            gevent.sleep(self.wait_time())
+
     def _get(self, path: str, name: str | None = None):
         self._note(self.client.get(path, name=name or path))
 
     def _note(self, response) -> None:
         headers = response.headers or {}
-        for key, header in (("instances", "X-Instance-Id"), ("azs", "X-Availability-Zone")):
+        for key, header in SPREAD_HEADERS:
             value = headers.get(header) or NONE
             _spread[key][value] = _spread[key].get(value, 0) + 1
 

@@ -30,7 +30,8 @@ _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 @dataclass
 class Result:
     """What a run measured: `summary` (a dict, the `--json` output), `rows` (one per interval),
-    `spread` (responses by instance and by AZ) and the files written (`csv`, `svg`, Locust's own)."""
+    `spread` (responses by instance, by AZ, by CloudFront's `X-Cache` and by the app's `X-Data-Source`;
+    "-" counts responses without the header) and the files written (`csv`, `svg`, Locust's own)."""
 
     summary: dict
     rows: list[dict]
@@ -81,7 +82,7 @@ class Run:
 
     def __init__(self, url: str, users: int, duration: int = 60, spawn_rate: float | None = None, scale: int = 1,
                  think: float = 1.0, out: Path | str | None = None, target: config.Target | None = None,
-                 presenter=None, interval: float = 2.0, assumptions: dict | None = None):
+                 presenter=None, interval: float = 2.0, assumptions: dict | None = None, stagger: bool = False):
         from ..capacity import assumptions as _assumptions
         from .live import Silent
 
@@ -93,6 +94,7 @@ class Run:
         self.folder = Path(out) if out else default_folder()
         self.presenter = presenter or Silent()
         self.interval = interval
+        self.stagger = bool(stagger)  # users wait before their first page view too (no burst at spawn)
         self.scale_line = talk_scale(self.options, self.active_share)
         self.locust: process.LocustProcess | None = None
         self.rows: list[dict] = []
@@ -109,7 +111,8 @@ class Run:
             set_scale(aws.endpoint(self.target), self.options.scale)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.locust = process.start(self.allowed.url, self.options.users, self.options.spawn_rate,
-                                    self.options.duration_s, self.folder, self.behaviour.argv(),
+                                    self.options.duration_s, self.folder,
+                                    self.behaviour.argv() + (["--wl-stagger"] if self.stagger else []),
                                     self.allowed.host_header)
         self._wall_start = time.time()
         self.presenter.started(self)
@@ -170,7 +173,7 @@ class Run:
         final = stats.read_final(files["final"])
         if final is not None:
             totals, failures = final, final["failures_top"]
-            spread = {"instances": final.get("instances") or {}, "azs": final.get("azs") or {}}
+            spread = {key: final.get(key) or {} for key in ("instances", "azs", "cache", "sources")}
         else:
             totals, failures = stats.read_totals(files["stats"]), stats.read_failures(files["failures"])
             spread = stats.read_spread(files["spread"])

@@ -10,7 +10,8 @@ AWS (CloudWatch User Guide, "Using Amazon CloudWatch alarms" and "Alarm evaluati
   of the periods that have data breach the threshold, `OK` otherwise, `INSUFFICIENT_DATA`
   with no data in the window (TreatMissingData "missing"). Time is the metric's own clock
   (the newest datapoint's timestamp), so data published for a simulated day with past
-  timestamps is evaluated as it would have been live;
+  timestamps is evaluated as it would have been live; alarms on the data plane's own live
+  metrics (`AWS/EC2`, `TIME_SCALES`) run 30x faster: a 60 s period lasts 2 s;
 - on a state change the state's actions run; an Auto Scaling policy action also runs once
   per period while the alarm stays in that state (AWS: "for Auto Scaling actions, the alarm
   continues to invoke the action once per minute that the alarm remains in the new state");
@@ -41,6 +42,15 @@ from . import autoscaling
 
 _LOCK = threading.RLock()
 _ORIGINAL: dict = {}
+#: namespace -> how many times faster than on AWS alarms on its metrics run: the data plane's live
+#: metrics (ec2_web registers AWS/EC2 with the load balancer's TIME_SCALE, 30), so a 60 s period
+#: is 2 s of wall time and a target-tracking policy reacts to traffic in seconds, as health checks do
+TIME_SCALES: dict[str, float] = {}
+
+
+def period_of(alarm) -> timedelta:
+    """The alarm's period on the wall clock: its Period, divided by its namespace's time scale."""
+    return timedelta(seconds=int(alarm.period or 60) / TIME_SCALES.get(alarm.namespace, 1))
 
 _COMPARE = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -130,7 +140,7 @@ def evaluate(backend, alarm, now: datetime | None = None) -> tuple[str, str, dic
     if not series or not alarm.metric_name:
         return "INSUFFICIENT_DATA", "Insufficient Data: no datapoints were received for the alarm's window.", {}, None, None
     now = now or series[-1][0]
-    period = timedelta(seconds=int(alarm.period or 60))
+    period = period_of(alarm)
     periods = int(alarm.evaluation_periods or 1)
     needed = int(alarm.datapoints_to_alarm or periods)
     first = bisect.bisect_right(series, (now - periods * period, float("inf")))
@@ -240,7 +250,7 @@ def _run_actions(account_id: str, region: str, alarm, value: float | None, now: 
         if ":autoscaling:" not in arn or ":scalingPolicy:" not in arn:
             continue  # SNS, EC2 actions: not simulated locally
         last = alarm.__dict__.get("_workshop_last_action")
-        if not changed and last is not None and timedelta(0) <= clock - last < timedelta(seconds=int(alarm.period or 60)):
+        if not changed and last is not None and timedelta(0) <= clock - last < period_of(alarm):
             continue  # Auto Scaling actions repeat once per period while the alarm stays in state
         updated = _millis(alarm.state_updated_timestamp or clock)
         try:

@@ -47,12 +47,15 @@ from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Response
 
+from . import _elbv2_probes
+
 log = logging.getLogger("workshop.localaws.ec2_web")
 
 RECONCILE_S = 0.2
-#: seconds between CPUUtilization datapoints (AWS: 60 with detailed monitoring, 300 basic;
-#: shorter here so a workshop sees alarms react within minutes)
-METRIC_INTERVAL_S = 10.0
+#: seconds between CPUUtilization datapoints: AWS's 60 s (detailed monitoring) divided by the
+#: load balancer's time scale (30), as the alarms on them are (`cloudwatch_alarms.TIME_SCALES`),
+#: so a target-tracking policy sees one datapoint per period and reacts within seconds
+METRIC_INTERVAL_S = 60.0 / _elbv2_probes.TIME_SCALE
 #: seconds an instance's in-flight requests get to finish when it stops (then they are dropped)
 SHUTDOWN_S = 0.25
 #: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
@@ -227,13 +230,16 @@ class Fleet:
         return (found.host, found.port) if found is not None else None
 
     def aws_client(self, region: str):
-        """`service -> boto3 client` on this local AWS, for the app's DynamoDB sessions and DB secret."""
+        """`service -> boto3 client` on this local AWS, for the app's DynamoDB sessions and DB secret
+        (DynamoDB's session writes go straight to moto's backend: `_dynamo_direct`)."""
         def make(service: str):
             if (service, region) not in self._clients:
                 from ... import aws, config
+                from ._dynamo_direct import Direct
 
                 target = config.target("local", region=region, endpoint=self.server.endpoint)
-                self._clients[(service, region)] = aws.client(service, region, target=target)
+                client = aws.client(service, region, target=target)
+                self._clients[(service, region)] = Direct(client, region) if service == "dynamodb" else client
             return self._clients[(service, region)]
 
         return make
@@ -382,7 +388,9 @@ def _changes_instances(request) -> bool:
 
 
 def install(server) -> None:
-    from . import _instance_metrics
+    from . import _instance_metrics, cloudwatch_alarms
+
+    cloudwatch_alarms.TIME_SCALES[_instance_metrics.NAMESPACE] = _elbv2_probes.TIME_SCALE
 
     fleet = Fleet(server)
     server.ec2_web = fleet  # reachable from tests and other extensions

@@ -239,6 +239,7 @@ def _is_elasticache(request: Request) -> bool:
 
 def install(server) -> None:
     plane = CacheEndpoints(server)
+    server.elasticache_endpoints = plane  # reachable from tests and benchmarks (per-tier CPU)
     server.after(_is_elasticache, plane.after_request)
     server.background("elasticache-endpoints", plane.reconcile, RECONCILE_S)
     server.dataplane.on_stop(plane.close)

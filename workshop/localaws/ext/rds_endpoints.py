@@ -368,6 +368,7 @@ def _is_rds(request: Request) -> bool:
 
 def install(server) -> None:
     plane = RdsEndpoints(server)
+    server.rds_endpoints = plane  # reachable from tests and benchmarks (per-tier CPU)
     server.after(_is_rds, plane.after_request)
     server.background("rds-endpoints", plane.reconcile, RECONCILE_S)
     server.route(None, r"^/_workshop/rds/replica-lag$", plane.lag_route)
