@@ -341,7 +341,7 @@ def wait_in_service(ctx, instance_id: str) -> None:
     if tg is None or instance_id not in webtier.target_ids(ctx, tg["TargetGroupArn"]):
         return
     waits.waiter(infra.client(ctx, "elbv2"), "target_in_service", f"{instance_id} healthy behind the load balancer",
-                 typical_s=20, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
+                 typical_s=5, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
 
 
 def reconfigure_web(ctx) -> list[str]:
