@@ -4,10 +4,15 @@ On stage 5: the site's static files (real files the kit ships, `workshop/assets/
 to a private S3 bucket that only CloudFront may read (origin access control); a CloudFront
 distribution has two origins, S3 for `/static/*` and the load balancer as the default
 (dynamic) origin; sessions move to a DynamoDB table with TTL; an ElastiCache for Redis
-replication group, primary and replica in different AZs, caches database reads.
+replication group, primary and replica in different AZs, caches database reads. The web
+instances get a new app config in their user data (`web_config`: sessions in the table, reads
+cache-aside through the group's primary endpoint), one at a time (`reconfigure_web`: stop, new
+user data, start, back in service), so the site stays up; stage 7's launch template carries it.
 Checks: which origin serves a path (CloudFront's own matching rules over the live
 configuration), every shipped file in the bucket, a session written and read back, the
-cache's nodes in two AZs.
+cache's nodes in two AZs; and with traffic (`s06_proof`): the same users through CloudFront
+hit its cache and cost the web tier less than straight to the load balancer, pages read from
+ElastiCache, a session outlives its instance.
 """
 
 from __future__ import annotations
