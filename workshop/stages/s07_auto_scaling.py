@@ -20,6 +20,7 @@ group, the policies track the real metric, the metric exists, alarms have acted.
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 
 from .. import bill, capacity, topology
@@ -319,9 +320,14 @@ def _cpu_metric(ctx) -> CheckResult:
 
     if find_group(ctx) is None:
         return CheckResult("cpu-metric", False, f"no Auto Scaling group {group_name(ctx)}: run the group cell")
-    fleet_metrics.publish_now(ctx)
-    end = fleet_metrics.now()
-    points = fleet_metrics.series(ctx, ("AutoScalingGroupName", group_name(ctx)), end - timedelta(minutes=10), end)
+    points, deadline = [], time.monotonic() + (3.0 if ctx.target.is_local else 0.0)
+    while True:  # a group launched a moment ago: its instances start serving within a second here
+        fleet_metrics.publish_now(ctx)
+        end = fleet_metrics.now()
+        points = fleet_metrics.series(ctx, ("AutoScalingGroupName", group_name(ctx)), end - timedelta(minutes=10), end)
+        if points or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
     if not points:
         return CheckResult("cpu-metric", False, f"CloudWatch has no {CPU_NAMESPACE} {CPU_METRIC} for {group_name(ctx)} "
                                                 "in the last 10 minutes: are the group's instances running the web app?")
