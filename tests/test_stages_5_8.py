@@ -265,7 +265,7 @@ def test_stage7_models_day_reaches_max_at_the_peak_and_min_at_night(stage7):
 
 
 def test_stage7_peak_line_agrees_with_the_capacity_model(stage7):
-    """The simulated day's peak line takes its ceiling from the capacity model: past it, it names the bottleneck."""
+    """The day's peak line takes its ceiling from the capacity model: past it, it names the bottleneck."""
     from workshop import capacity
     from workshop.stages import s07_auto_scaling as s07
 
@@ -364,7 +364,7 @@ def test_building_stages_1_to_8_twice_creates_nothing_twice(stage8):
 
 
 def test_day_plot_is_a_well_formed_svg_with_the_groups_bounds():
-    """The simulated day's plot is an SVG (no plotting library) that marks min and max."""
+    """The day's plot is an SVG (no plotting library) that marks min and max."""
     import xml.etree.ElementTree as ET
 
     from workshop.stages import dayplot
