@@ -63,7 +63,8 @@ def offload(ctx, via: str, seconds: int = DEMO_SECONDS, users: int = USERS, thin
     fleet_metrics.publish_now(ctx)
     start = fleet_metrics.now()
     presenter = Silent() if live is False else for_live(live)
-    result = Run(url, users, seconds, None, scale, think, out, ctx.target, presenter).start().wait()
+    with fleet_metrics.restored_scale(ctx):
+        result = Run(url, users, seconds, None, scale, think, out, ctx.target, presenter).start().wait()
     fleet_metrics.publish_now(ctx)
     end = fleet_metrics.now()
     s, spread = result.summary, result.spread

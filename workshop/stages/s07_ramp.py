@@ -103,7 +103,7 @@ def ramp(ctx, users: int = USERS, seconds: int = LOAD_S, scale: int = SCALE, thi
     fleet_metrics.publish_now(ctx)
     t0 = fleet_metrics.now()
     presenter = Silent() if live is False else for_live(live)
-    with Sampler(ctx) as sampler:
+    with Sampler(ctx) as sampler, fleet_metrics.restored_scale(ctx):
         started = time.monotonic()
         run = Run(url, users, seconds, users / spawn_s, scale, think, out, ctx.target, presenter, interval=1.0)
         result = run.start().wait()
