@@ -349,11 +349,25 @@ def wait_in_service(ctx, instance_id: str) -> None:
                  typical_s=5, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
 
 
+#: the app's health endpoint: no session, no database call (docs/local-web.md)
+HEALTH_PATH = "/health"
+
+
+def ensure_health_path(ctx) -> None:
+    """The target group checks `/health` from now on: `/` now writes a session item to DynamoDB on every
+    check (a load balancer keeps no cookie), and reads the cache; a shallow check tests the server,
+    not its dependencies (ELB User Guide, "Health checks for Application Load Balancer target groups")."""
+    tg = webtier.require(ctx, "target group", webtier.find_target_group(ctx))
+    if tg.get("HealthCheckPath") != HEALTH_PATH:
+        infra.client(ctx, "elbv2").modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath=HEALTH_PATH)
+
+
 def reconfigure_web(ctx) -> list[str]:
     """A rolling reconfigure: each web instance whose config is not stage 6's, one at a time, is stopped,
     given the new user data, started, and back in service before the next (the site stays up on the
     others). The ids reconfigured (none when every instance has it)."""
     config = web_config(ctx)
+    ensure_health_path(ctx)
     done = []
     for instance in fixed_web_instances(ctx):
         if running_config(ctx, instance["InstanceId"]) == config:
