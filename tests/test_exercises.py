@@ -269,18 +269,18 @@ def test_s06_behaviour_right_one_passes_and_each_slip_is_named(change, words):
     assert "found list" in _problem("s06-static-behaviour", [_BEHAVIOUR])
 
 
-_TRACKING = {"TargetValue": 50.0, "CustomizedMetricSpecification": {
-    "Namespace": "ScaleBabyScale/Simulated", "MetricName": "CPUUtilization", "Statistic": "Average"}}
+_TRACKING = {"TargetValue": 50.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}}
 
 
 @pytest.mark.parametrize("value, words", [
     ({**_TRACKING, "TargetValue": 150}, "a CPU percentage"),
-    ({**_TRACKING, "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}},
-     "the simulated metric"),
-    ({"TargetValue": 50.0, "CustomizedMetricSpecification": {**_TRACKING["CustomizedMetricSpecification"],
-                                                             "Statistic": "Maximum"}}, "'Statistic': 'Maximum'"),
+    ({"TargetValue": 50.0, "CustomizedMetricSpecification": {
+        "Namespace": "ScaleBabyScale/Simulated", "MetricName": "CPUUtilization", "Statistic": "Average"}},
+     "not a custom one"),
+    ({"TargetValue": 50.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageNetworkIn"}},
+     "'ASGAverageNetworkIn'"),
 ])
 def test_s07_tracking_right_one_passes_and_each_slip_is_named(value, words):
-    """Exercise 7.1: the simulated metric's average at 50% passes; a wrong target, metric or statistic is named."""
+    """Exercise 7.1: the group's real average CPU at 50% passes; a wrong target, a custom metric or another one is named."""
     assert _problem("s07-target-tracking", _TRACKING) is None
     assert words in _problem("s07-target-tracking", value)

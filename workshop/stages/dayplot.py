@@ -3,7 +3,9 @@
 `svg(rows, ...)` draws users (area, left axis) and the web fleet's instances (steps, right
 axis) against the time of day, with the Auto Scaling group's min and max as dashed lines.
 `show(rows, ...)` displays it in a notebook. Rows are dicts with `minute`, `users`,
-`instances` (and optionally `cpu`).
+`instances` (and optionally `cpu`). With `x_unit="s"` the x axis is seconds (`minute` holds
+them: stage 7's ramp of real users), and with `cpu_target` the rows' CPU is drawn too
+(0-100% over the plot's height) with the target as a dashed line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def _nice(value: float) -> float:
     return 10 * magnitude
 
 
-def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulated day") -> str:
+def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulated day", x_unit: str = "day",
+        cpu_target: float | None = None) -> str:
     if not rows:
         return "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'></svg>"
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
@@ -60,14 +63,30 @@ def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulate
     for i in range(5):
         u = users_top * i / 4
         out.append(f"<text x='{LEFT - 6}' y='{y_users(u) + 4:.1f}' text-anchor='end'>{int(u):,}</text>")
-    for hour in range(0, int(span // 60) + 1, 3):
-        out.append(f"<text x='{x(hour * 60):.1f}' y='{TOP + plot_h + 16}' text-anchor='middle'>{hour:02d}:00</text>")
+    if x_unit == "s":
+        step = max(1, int(_nice(span / 6)))
+        for t in range(0, int(span) + 1, step):
+            out.append(f"<text x='{x(t):.1f}' y='{TOP + plot_h + 16}' text-anchor='middle'>{t} s</text>")
+    else:
+        for hour in range(0, int(span // 60) + 1, 3):
+            out.append(f"<text x='{x(hour * 60):.1f}' y='{TOP + plot_h + 16}' text-anchor='middle'>{hour:02d}:00</text>")
+    legend = "orange: users online · line: web instances (right axis; dashed: the fleet's min and max)"
+    if cpu_target is not None:
+        points = [f"{x(r['minute']):.1f},{TOP + plot_h * (1 - min(r['cpu'], 100) / 100):.1f}"
+                  for r in rows if r.get("cpu") is not None]
+        if points:
+            out.append(f"<polyline points='{' '.join(points)}' fill='none' stroke='#d13212' stroke-width='1.5'/>")
+        y_target = TOP + plot_h * (1 - cpu_target / 100)
+        out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y_target:.1f}' y2='{y_target:.1f}' stroke='#d13212' "
+                   "stroke-dasharray='2 4'/>")
+        out.append(f"<text x='{LEFT + 4}' y='{y_target - 4:.1f}' fill='#d13212'>CPU target {cpu_target:g}%</text>")
+        legend = ("orange: users (talk scale) · black: the group's instances in service (right axis; dashed: min, max) "
+                  "· red: the group's CPU (top = 100%)")
     for n in range(0, inst_top + 1, max(1, inst_top // 4)):
         out.append(f"<text x='{W - RIGHT + 4}' y='{y_inst(n) + 4:.1f}' fill='#232f3e' font-size='9'>{n}</text>")
     out.append(f"<text x='{LEFT - 6}' y='{TOP - 8}' text-anchor='end' fill='#b36b00'>users</text>")
     out.append(f"<text x='{W - RIGHT + 4}' y='{TOP - 8}' fill='#232f3e'>instances</text>")
-    out.append(f"<text x='{LEFT + 8}' y='{H - 6}' fill='#232f3e'>orange: users online · line: web instances "
-               "(right axis; dashed: the fleet's min and max)</text>")
+    out.append(f"<text x='{LEFT + 8}' y='{H - 6}' fill='#232f3e'>{escape(legend)}</text>")
     out.append("</svg>")
     return "".join(out)
 

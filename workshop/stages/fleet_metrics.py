@@ -32,6 +32,27 @@ def publish_now(ctx) -> bool:
     return True
 
 
+class restored_scale:
+    """`with restored_scale(ctx):` puts the local data plane's scale back as it was when the block ends
+    (a traffic run sets it; the next notebook on the same local AWS must not inherit it)."""
+
+    def __init__(self, ctx):
+        self.ctx, self.scale = ctx, None
+
+    def __enter__(self):
+        if self.ctx.target.is_local:
+            from ..localaws import discover
+
+            self.scale = int(discover.endpoints(aws.endpoint(self.ctx.target)).get("scale") or 1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.scale is not None:
+            from ..traffic.runner import set_scale
+
+            set_scale(aws.endpoint(self.ctx.target), self.scale)
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -4,10 +4,15 @@ On stage 5: the site's static files (real files the kit ships, `workshop/assets/
 to a private S3 bucket that only CloudFront may read (origin access control); a CloudFront
 distribution has two origins, S3 for `/static/*` and the load balancer as the default
 (dynamic) origin; sessions move to a DynamoDB table with TTL; an ElastiCache for Redis
-replication group, primary and replica in different AZs, caches database reads.
+replication group, primary and replica in different AZs, caches database reads. The web
+instances get a new app config in their user data (`web_config`: sessions in the table, reads
+cache-aside through the group's primary endpoint), one at a time (`reconfigure_web`: stop, new
+user data, start, back in service), so the site stays up; stage 7's launch template carries it.
 Checks: which origin serves a path (CloudFront's own matching rules over the live
 configuration), every shipped file in the bucket, a session written and read back, the
-cache's nodes in two AZs.
+cache's nodes in two AZs; and with traffic (`s06_proof`): the same users through CloudFront
+hit its cache and cost the web tier less than straight to the load balancer, pages read from
+ElastiCache, a session outlives its instance.
 """
 
 from __future__ import annotations
@@ -341,7 +346,20 @@ def wait_in_service(ctx, instance_id: str) -> None:
     if tg is None or instance_id not in webtier.target_ids(ctx, tg["TargetGroupArn"]):
         return
     waits.waiter(infra.client(ctx, "elbv2"), "target_in_service", f"{instance_id} healthy behind the load balancer",
-                 typical_s=20, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
+                 typical_s=5, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])
+
+
+#: the app's health endpoint: no session, no database call (docs/local-web.md)
+HEALTH_PATH = "/health"
+
+
+def ensure_health_path(ctx) -> None:
+    """The target group checks `/health` from now on: `/` now writes a session item to DynamoDB on every
+    check (a load balancer keeps no cookie), and reads the cache; a shallow check tests the server,
+    not its dependencies (ELB User Guide, "Health checks for Application Load Balancer target groups")."""
+    tg = webtier.require(ctx, "target group", webtier.find_target_group(ctx))
+    if tg.get("HealthCheckPath") != HEALTH_PATH:
+        infra.client(ctx, "elbv2").modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath=HEALTH_PATH)
 
 
 def reconfigure_web(ctx) -> list[str]:
@@ -349,6 +367,7 @@ def reconfigure_web(ctx) -> list[str]:
     given the new user data, started, and back in service before the next (the site stays up on the
     others). The ids reconfigured (none when every instance has it)."""
     config = web_config(ctx)
+    ensure_health_path(ctx)
     done = []
     for instance in fixed_web_instances(ctx):
         if running_config(ctx, instance["InstanceId"]) == config:

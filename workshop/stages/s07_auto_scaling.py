@@ -7,19 +7,21 @@ fleet's average CPU and a simple-scaling policy with its own CloudWatch alarm fo
 The six hand-launched instances of stage 5 retire (the group replaces them); stage 4's
 pair stays as the always-on baseline.
 
-A simulated day of traffic publishes the fleet's CPU, minute by minute, to CloudWatch:
-users -> CPU comes from the kit's capacity model (`capacity.web_cpu_percent`). The metric
-is a custom one (`ScaleBabyScale/Simulated`, since AWS reserves the `AWS/` namespaces for
-its own services), so the same code runs on a real account, where the alarms would see
-only the day's last minutes. Checks: the group spans both AZs within its bounds and is
-attached to the target group, the alarms have acted, activities are recorded, and a
-terminated instance is replaced.
+The policies act on the fleet's real CPU: EC2's `AWS/EC2 CPUUtilization` for the group
+(`ASGAverageCPUUtilization`), which the local AWS publishes from the work requests really do
+(docs/local-web.md). A ramp of real users (`s07_ramp`, `workshop.traffic`) pushes it over the
+target, the alarm fires, the group grows, its new instances join the target group, the CPU
+comes back toward the target; when the load stops, the group shrinks. The day in the
+notebook's last chart is the capacity model's (`plan_day`: no metric is published), for the
+peak claim. Checks: the group spans both AZs within its bounds and is attached to the target
+group, the policies track the real metric, the metric exists, alarms have acted.
 """
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import timedelta
 
 from .. import bill, capacity, topology
 from ..architecture import Architecture, Edge, Node
@@ -43,12 +45,16 @@ MIN_SIZE, MAX_SIZE = 2, 10
 MAX_ALLOWED = 20  # kit limit for a room of laptops on one local AWS
 TARGET_CPU = 50.0  # per cent: the target AWS's own examples use for ASGAverageCPUUtilization
 BURST_CPU, BURST_STEP = 75.0, 2  # the simple policy: +2 instances when CPU > 75% for 2 minutes
-#: the evening peak; with stage 3's m4.large web servers the capacity model needs ~12 of them
-#: at 50% CPU for it, so the group meets its max (2 baseline + 10). It is past what the whole design
-#: serves (the database primary's writes stop it near 560,000): `peak_line` says so, from the model
+#: the evening peak of the model's day; with stage 3's m4.large web servers the capacity model
+#: needs ~12 of them at 50% CPU for it, so the group meets its max (2 baseline + 10). It is past what
+#: the whole design serves (the database primary's writes stop it near 560,000): `peak_line` says so
 PEAK_USERS = 900_000
-SIM_NAMESPACE, SIM_METRIC = "ScaleBabyScale/Simulated", "CPUUtilization"
-STEP_MINUTES = 30  # one put_metric_data per step, one datapoint per minute in it
+#: the metric EC2 publishes per Auto Scaling group (Amazon EC2 User Guide, "List the available
+#: CloudWatch metrics for your instances"), and the predefined metric target tracking names for it
+#: (Amazon EC2 Auto Scaling User Guide, "Target tracking scaling policies")
+CPU_NAMESPACE, CPU_METRIC = "AWS/EC2", "CPUUtilization"
+PREDEFINED_CPU = "ASGAverageCPUUtilization"
+STEP_MINUTES = 30  # the model's day, one row per step
 
 #: demand over a day, share of the peak by hour (kit default: a consumer site's day, quiet at
 #: night, busy at lunch, the peak at 20:00), linear between hours
@@ -159,10 +165,8 @@ def retire_fixed_extras(ctx) -> list[str]:
 # --- the policies ---------------------------------------------------------------------------------------
 
 def target_tracking_configuration(ctx, target_cpu: float = TARGET_CPU) -> dict:
-    """Keep the fleet's average CPU at `target_cpu` (the simulated metric; on a live fleet use
-    PredefinedMetricSpecification ASGAverageCPUUtilization instead)."""
-    return {"TargetValue": float(target_cpu), "CustomizedMetricSpecification": {
-        "Namespace": SIM_NAMESPACE, "MetricName": SIM_METRIC, "Dimensions": dimensions(ctx), "Statistic": "Average"}}
+    """Keep the group's average CPU (EC2's CPUUtilization for the group) at `target_cpu`."""
+    return {"TargetValue": float(target_cpu), "PredefinedMetricSpecification": {"PredefinedMetricType": PREDEFINED_CPU}}
 
 
 def ensure_policies(ctx, target_cpu: float = TARGET_CPU) -> dict:
@@ -176,14 +180,14 @@ def ensure_policies(ctx, target_cpu: float = TARGET_CPU) -> dict:
         AdjustmentType="ChangeInCapacity", ScalingAdjustment=BURST_STEP, Cooldown=300)
     infra.client(ctx, "cloudwatch").put_metric_alarm(
         AlarmName=ctx.name("cpu-burst"), AlarmDescription=f"CPU above {BURST_CPU:g}% for 2 minutes: add {BURST_STEP} instances",
-        Namespace=SIM_NAMESPACE, MetricName=SIM_METRIC, Dimensions=dimensions(ctx), Statistic="Average",
+        Namespace=CPU_NAMESPACE, MetricName=CPU_METRIC, Dimensions=dimensions(ctx), Statistic="Average",
         Period=60, EvaluationPeriods=2, DatapointsToAlarm=2, Threshold=BURST_CPU,
         ComparisonOperator="GreaterThanThreshold", AlarmActions=[burst["PolicyARN"]], Tags=ctx.tag_list())
     return {"tracking": tracking, "burst": burst}
 
 
 def build(ctx, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE, target_cpu: float = TARGET_CPU) -> None:
-    """Build stage 7 idempotently on stages 1, 3-6 (built by `ws.build_previous()`); the simulated day is the notebook's."""
+    """Build stage 7 idempotently on stages 1, 3-6 (built by `ws.build_previous()`); the ramp is the notebook's."""
     validate(min_size, max_size, target_cpu)
     ensure_launch_template(ctx)
     ensure_group(ctx, min_size, max_size)
@@ -191,7 +195,7 @@ def build(ctx, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE, target_cpu: f
     ensure_policies(ctx, target_cpu)
 
 
-# --- the simulated day ------------------------------------------------------------------------------------
+# --- the model's day (no metric published: the live proof is s07_ramp) --------------------------------------
 
 def users_at(minute: float, peak_users: int = PEAK_USERS) -> int:
     """Users online `minute` minutes after midnight (DAY_SHAPE, linear between hours)."""
@@ -213,43 +217,37 @@ def baseline_instances(ctx) -> list[dict]:
     return [i for i in webtier.instances(ctx, ids) if i["State"]["Name"] == "running"]
 
 
-def day_start(now: datetime | None = None) -> datetime:
-    """The simulated day is the last 24 hours, starting on a whole minute."""
-    now = now or datetime.now(timezone.utc)
-    return (now - timedelta(days=1)).replace(second=0, microsecond=0)
-
-
-def cpu_datapoints(ctx, start: datetime, minute: int, cpu: float, minutes: int = STEP_MINUTES) -> list[dict]:
-    """One datapoint per minute of a step, as EC2's detailed monitoring would publish."""
-    return [{"MetricName": SIM_METRIC, "Dimensions": dimensions(ctx), "Unit": "Percent", "Value": round(cpu, 2),
-             "Timestamp": start + timedelta(minutes=minute + m)} for m in range(minutes)]
-
-
 def in_service(group: dict) -> int:
     return sum(1 for i in group["Instances"] if i.get("LifecycleState") == "InService")
 
 
-def simulate_day(ctx, peak_users: int = PEAK_USERS, step_minutes: int = STEP_MINUTES) -> list[dict]:
-    """The notebook's simulated day as one function (for tests and `workshop` commands):
-    each step reads the fleet, turns users into CPU, publishes a minute-by-minute metric."""
-    validate(MIN_SIZE, MAX_SIZE, TARGET_CPU, peak_users)
-    asg, cloudwatch = infra.client(ctx, "autoscaling"), infra.client(ctx, "cloudwatch")
+def fleet_for(users: int, baseline: int, instance_type: str, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE,
+              target_cpu: float = TARGET_CPU) -> tuple[int, float]:
+    """(web instances, their CPU %) target tracking settles on for `users`, by the capacity model: the
+    fewest group instances within min..max that keep the CPU at or under the target."""
+    for size in range(min_size, max_size + 1):
+        cpu = capacity.web_cpu_percent(users, baseline + size, instance_type)
+        if cpu <= target_cpu:
+            return baseline + size, cpu
+    return baseline + max_size, capacity.web_cpu_percent(users, baseline + max_size, instance_type)
+
+
+def plan_day(ctx, peak_users: int = PEAK_USERS, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE,
+             target_cpu: float = TARGET_CPU, step_minutes: int = STEP_MINUTES) -> list[dict]:
+    """The capacity model's day: users each step, the instances target tracking would keep, their CPU."""
+    validate(min_size, max_size, target_cpu, peak_users)
     baseline = len(baseline_instances(ctx))
     instance_type = s05_users_100k.web_template(ctx)["InstanceType"]
-    start, rows = day_start(), []
+    rows = []
     for minute in range(0, 24 * 60, step_minutes):
-        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name(ctx)])["AutoScalingGroups"][0]
-        fleet = baseline + in_service(group)
         users = users_at(minute, peak_users)
-        cpu = capacity.web_cpu_percent(users, fleet, instance_type)
-        cloudwatch.put_metric_data(Namespace=SIM_NAMESPACE, MetricData=cpu_datapoints(ctx, start, minute, cpu, step_minutes))
-        rows.append({"minute": minute, "users": users, "instances": fleet, "cpu": round(cpu, 1),
-                     "desired": group["DesiredCapacity"]})
+        fleet, cpu = fleet_for(users, baseline, instance_type, min_size, max_size, target_cpu)
+        rows.append({"minute": minute, "users": users, "instances": fleet, "cpu": round(min(cpu, 100.0), 1)})
     return rows
 
 
 def peak_line(ctx, rows: list[dict]) -> str:
-    """The simulated day's peak in one line, from the capacity model: web instances and their CPU, and whether
+    """The day's peak in one line, from the capacity model: web instances and their CPU, and whether
     the whole design (not only its web tier) serves that many users."""
     busiest = max(rows, key=lambda r: r["users"])
     users = busiest["users"]
@@ -298,6 +296,10 @@ def _policies(ctx) -> CheckResult:
     tracking, burst = policies.get(ctx.name("cpu-target")), policies.get(ctx.name("cpu-burst"))
     if tracking is None or tracking.get("PolicyType") != "TargetTrackingScaling":
         return CheckResult("policies", False, f"no target-tracking policy {ctx.name('cpu-target')}: run the policies cell")
+    metric = (tracking["TargetTrackingConfiguration"].get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
+    if metric != PREDEFINED_CPU:
+        return CheckResult("policies", False, f"{ctx.name('cpu-target')} tracks {metric or 'a custom metric'}, not "
+                                              f"{PREDEFINED_CPU}: the group's real CPU (put the policy again)")
     if burst is None or burst.get("PolicyType", "SimpleScaling") != "SimpleScaling":
         return CheckResult("policies", False, f"no simple-scaling policy {ctx.name('cpu-burst')}: run the policies cell")
     cw = infra.client(ctx, "cloudwatch")
@@ -312,8 +314,29 @@ def _policies(ctx) -> CheckResult:
                                          f"CPU with {len(tracking.get('Alarms', []))} alarms, burst +{BURST_STEP}; alarms {states}")
 
 
+def _cpu_metric(ctx) -> CheckResult:
+    """EC2's CPUUtilization for the group has datapoints in the last minutes: what the alarms evaluate."""
+    from . import fleet_metrics
+
+    if find_group(ctx) is None:
+        return CheckResult("cpu-metric", False, f"no Auto Scaling group {group_name(ctx)}: run the group cell")
+    points, deadline = [], time.monotonic() + (3.0 if ctx.target.is_local else 0.0)
+    while True:  # a group launched a moment ago: its instances start serving within a second here
+        fleet_metrics.publish_now(ctx)
+        end = fleet_metrics.now()
+        points = fleet_metrics.series(ctx, ("AutoScalingGroupName", group_name(ctx)), end - timedelta(minutes=10), end)
+        if points or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    if not points:
+        return CheckResult("cpu-metric", False, f"CloudWatch has no {CPU_NAMESPACE} {CPU_METRIC} for {group_name(ctx)} "
+                                                "in the last 10 minutes: are the group's instances running the web app?")
+    return CheckResult("cpu-metric", True, f"{len(points)} datapoints of {CPU_NAMESPACE} {CPU_METRIC} for the group in "
+                                           f"10 minutes, the latest {points[-1][1]:.1f}%")
+
+
 def _scaled(ctx) -> CheckResult:
-    """The alarms ran the policies: the group scaled out and back in (after the simulated day)."""
+    """The alarms ran the policies: the group scaled out and back in (after the ramp and its cool-down)."""
     activities = infra.client(ctx, "autoscaling").describe_scaling_activities(
         AutoScalingGroupName=group_name(ctx), MaxRecords=100)["Activities"]
     by_alarm = [a for a in activities if "a monitor alarm" in a.get("Cause", "")]
@@ -321,7 +344,7 @@ def _scaled(ctx) -> CheckResult:
     back = [a for a in by_alarm if a["Description"].startswith("Terminating")]
     if not out or not back:
         return CheckResult("scaled", False, f"{len(activities)} activities, {len(out)} launches and {len(back)} "
-                                            "terminations caused by alarms: run the simulated day cell")
+                                            "terminations caused by alarms: run the ramp and cool-down cells")
     return CheckResult("scaled", True, f"{len(out)} launches and {len(back)} terminations caused by alarms "
                                        f"({len(activities)} activities recorded)")
 
@@ -334,23 +357,18 @@ def _check_tracking(value, namespace) -> str | None:
     target = value.get("TargetValue")
     if not isinstance(target, (int, float)) or not 10 <= target <= 90:
         return f"expected TargetValue a CPU percentage such as 50.0, found {target!r}"
-    spec = value.get("CustomizedMetricSpecification") or {}
-    if value.get("PredefinedMetricSpecification"):
-        return "expected the simulated metric (CustomizedMetricSpecification): the simulated day publishes it, not EC2"
-    wanted = {"Namespace": SIM_NAMESPACE, "MetricName": SIM_METRIC, "Statistic": "Average"}
-    wrong = {k: spec.get(k) for k, v in wanted.items() if spec.get(k) != v}
-    if wrong:
-        return f"expected {wanted}, found {wrong}"
-    ws = namespace.get("ws")
-    if ws is not None and spec.get("Dimensions") != dimensions(ws):
-        return f"expected Dimensions {dimensions(ws)} (the fleet's average), found {spec.get('Dimensions')!r}"
+    if value.get("CustomizedMetricSpecification"):
+        return ("expected the group's real CPU as a predefined metric (PredefinedMetricSpecification), not a "
+                "custom one: EC2 publishes it for the group")
+    spec = value.get("PredefinedMetricSpecification") or {}
+    if spec.get("PredefinedMetricType") != PREDEFINED_CPU:
+        return f"expected PredefinedMetricType {PREDEFINED_CPU!r} (the group's average CPU), found {spec.get('PredefinedMetricType')!r}"
     return None
 
 
 EXERCISES = (Exercise(
     "s07-target-tracking", 7, "tracking", _check_tracking,
-    "{'TargetValue': 50.0, 'CustomizedMetricSpecification': {'Namespace': SIM_NAMESPACE, 'MetricName': 'CPUUtilization', "
-    "'Dimensions': [{'Name': 'AutoScalingGroupName', 'Value': <group name>}], 'Statistic': 'Average'}}",
+    "{'TargetValue': 50.0, 'PredefinedMetricSpecification': {'PredefinedMetricType': <the group's average CPU>}}",
 ),)
 
 
@@ -389,12 +407,13 @@ STAGE = register(Stage(
     slides="18-19",
     users="-",
     goal="Let the lightweight web tier size itself: an Auto Scaling group over both AZs, target tracking on CPU "
-         "and a burst alarm, through a simulated day of traffic.",
+         "and a burst alarm, driven by the fleet's real CPU under a ramp of real users.",
     architecture=ARCHITECTURE,
     builds_on=(1, 3, 4, 5, 6),
     checks=(
         Check("group", _group, "the group spans both AZs within min..max, balanced, attached to the target group"),
         Check("policies", _policies, "target tracking with its alarms, and a simple policy run by its alarm"),
+        Check("cpu-metric", _cpu_metric, "EC2's CPUUtilization for the group is in CloudWatch (what the alarms read)"),
         Check("scaled", _scaled, "alarms ran the policies: launches and terminations recorded"),
     ),
     build=build,
