@@ -110,6 +110,8 @@ def test_scale_is_set_through_the_local_aws_and_checked():
         status, body = call({"scale": 0})
         assert status == 400 and "whole number from 1" in body["message"]
         assert call({"scale": "9"})[0] == 400 and call()[1] == {"scale": 500}
+        assert call({"scale": 7, "run": "demo-s07"}) == (200, {"scale": 7, "run": "demo-s07"})
+        assert call() == (200, {"scale": 500}) and aws.dataplane.scale_for(name="sbs-demo-s07-web-a") == 7
     finally:
         aws.stop()
 
@@ -132,3 +134,18 @@ def test_status_lists_what_serves_traffic(tmp_path, capsys):
         aws.stop()
     assert "load-balancer arn:aws:elasticloadbalancing:lb/x: http://127.0.0.1:4567 " \
            "(sbs-r-alb-1.us-east-1.elb.amazonaws.com)" in capsys.readouterr().out
+
+
+def test_each_course_run_has_its_own_scale():
+    """Two notebooks on one local AWS: each run's machines (by run tag or `sbs-<run>-` name) keep their own
+    scale; the longest run id that fits a name wins; machines of no run keep the default."""
+    plane = DataPlane()
+    plane.set_scale(5, run="demo-s06")
+    plane.set_scale(4, run="demo-s07")
+    plane.set_scale(2, run="demo")
+    assert plane.scale_for(run="demo-s07") == 4 and plane.scale_for(run="demo-s06") == 5
+    assert plane.scale_for(name="sbs-demo-s06-db") == 5 and plane.scale_for(name="sbs-demo-db") == 2
+    assert plane.scale_for(run="other", name="sbs-other-web-a") == 1 == plane.scale
+    with pytest.raises(ValueError, match="course run id"):
+        plane.set_scale(3, run="not a run!")
+    assert plane.scales() == {"demo-s06": 5, "demo-s07": 4, "demo": 2}

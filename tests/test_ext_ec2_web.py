@@ -258,11 +258,9 @@ def test_cpu_utilization_reaches_cloudwatch_per_instance_and_per_group(aws, ec2)
         AutoScalingGroupNames=["sbs-t-asg"])["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
     endpoint = _wait(lambda: aws.dataplane.find("instance", instance_id))
     assert endpoint is not None and endpoint.details["autoscaling_group"] == "sbs-t-asg"
-    _post(aws, "/_workshop/dataplane/metrics", {})  # start a fresh sample
     _concurrent(endpoint.url, 8)
-    status, body = _post(aws, "/_workshop/dataplane/metrics", {})
-    values = {p["dimension"]: p["value"] for p in body["published"]}
-    assert status == 200 and values[instance_id] > 0 and values["sbs-t-asg"] == values[instance_id]
+    status, body = _post(aws, "/_workshop/dataplane/metrics", {})  # publish now (a background round may have)
+    assert status == 200 and {p["dimension"] for p in body["published"]} >= {instance_id, "sbs-t-asg"}
 
     def stat(name, value):
         now = time.time()
@@ -271,7 +269,8 @@ def test_cpu_utilization_reaches_cloudwatch_per_instance_and_per_group(aws, ec2)
                                           EndTime=now + 60, Period=60, Statistics=["Maximum"])["Datapoints"]
         return max((p["Maximum"] for p in points), default=0)
 
-    assert stat("InstanceId", instance_id) > 0 and stat("AutoScalingGroupName", "sbs-t-asg") > 0
+    assert _wait(lambda: stat("InstanceId", instance_id) > 0 and stat("AutoScalingGroupName", "sbs-t-asg") > 0)
+    assert stat("AutoScalingGroupName", "sbs-t-asg") == stat("InstanceId", instance_id)  # its only instance
     asg.delete_auto_scaling_group(AutoScalingGroupName="sbs-t-asg", ForceDelete=True)
     assert _wait(lambda: aws.dataplane.find("instance", instance_id) is None)
 

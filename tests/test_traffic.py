@@ -274,7 +274,7 @@ def test_a_run_reports_progress_spread_and_files(plane, tmp_path, monkeypatch, c
     assert summary["requests"] > 0 and summary["failures"] == 0 and summary["scale"] == 10
     assert summary["instances"] == {"i-test": summary["requests"]} and summary["azs"] == {"us-east-1a": summary["requests"]}
     assert any(name.startswith("GET /static/") for name in summary["by_name"]) and "GET /" in summary["by_name"]
-    assert plane["server"].dataplane.scale == 10
+    assert plane["server"].dataplane.scale_for(run="demo") == 10 and plane["server"].dataplane.scale == 1
     assert plane["seen"]["with_session"] > 0 and plane["seen"]["writes"] == summary["by_name"].get("POST /messages", 0) > 0
     assert (out / "traffic.csv").read_text().startswith("elapsed_s,users,rps")
     assert (out / "traffic.svg").read_text().startswith("<svg") and (out / "locust_stats_history.csv").exists()

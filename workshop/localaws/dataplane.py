@@ -13,11 +13,15 @@ The contract for extensions (`server.dataplane`):
 - `publish(endpoint)` / `withdraw(kind, resource_id)`: what listens where; `find(kind, id)`,
   `by_host(name)` (an AWS DNS name such as the load balancer's, or a record's), `listing()`;
 - `on_stop(hook)`: called (on the loop's thread) before the loop ends, to close listeners;
-- `scale` (`set_scale(k)`): one request here stands for `k` at the talk's scale. Emulated
-  machines read it: a request puts `k` requests' work on their vCPUs (`slots.py`), so a
-  server saturates at 1/k of a real one's request rate, with a real request's latency and
-  the CPUUtilization the talk-scale traffic would cause.
-  `workshop traffic --scale K` sets it (`POST /_workshop/dataplane/scale` with `{"scale": K}`).
+- `scale` (`set_scale(k, run=None)`, `scale_for(run=..., name=...)`): one request here stands
+  for `k` at the talk's scale. Emulated machines read it: a request puts `k` requests' work on
+  their vCPUs (`slots.py`), so a server saturates at 1/k of a real one's request rate, with a
+  real request's latency and the CPUUtilization the talk-scale traffic would cause. A scale is
+  kept per course run (notebooks running side by side on one local AWS each drive their own
+  run's machines: a machine belongs to a run by its `workshop:run` tag or its `sbs-<run>-`
+  name); without a run it is the default for every machine of no run with a scale of its own.
+  `workshop traffic --scale K` sets it (`POST /_workshop/dataplane/scale` with
+  `{"scale": K, "run": "<run id>"}`).
 
 `GET /_workshop/endpoints` on the local AWS answers `listing()` as JSON: `workshop status
 --json` and `workshop traffic` (which accepts only the course's own URLs) read it there.
@@ -29,6 +33,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -36,6 +41,8 @@ from typing import Any
 
 log = logging.getLogger("workshop.localaws.dataplane")
 
+#: a course run id, as `workshop/config.py` accepts it
+_RUN = re.compile(r"[A-Za-z0-9-]{1,20}")
 #: the largest `scale` the data plane accepts (one local request standing for this many)
 MAX_SCALE = 100_000
 
@@ -91,14 +98,38 @@ class DataPlane:
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._on_stop: list[Callable[[], Any]] = []
         self._started = threading.Event()
-        self.scale = 1
+        self.scale = 1  # the default: machines of no run with a scale of its own
+        self._scales: dict[str, int] = {}  # run id -> scale
 
-    def set_scale(self, k) -> int:
-        """Set how many requests at the talk's scale one local request stands for (1..MAX_SCALE)."""
+    def set_scale(self, k, run: str | None = None) -> int:
+        """Set how many requests at the talk's scale one local request stands for (1..MAX_SCALE),
+        for one course run's machines, or (no run) the default."""
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SCALE:
             raise ValueError(f"scale must be a whole number from 1 to {MAX_SCALE:,}, not {k!r}")
-        self.scale = k
+        if run is not None and not (isinstance(run, str) and _RUN.fullmatch(run)):
+            raise ValueError(f"run must be a course run id (letters, digits and '-', at most 20), not {run!r}")
+        if run is None:
+            self.scale = k
+        else:
+            with self._lock:
+                self._scales[run] = k
         return k
+
+    def scale_for(self, run: str | None = None, name: str | None = None) -> int:
+        """The scale of a machine of course run `run` (its `workshop:run` tag), or named `name`
+        (`sbs-<run>-...`: the longest run id that fits); else the default."""
+        with self._lock:
+            if run and run in self._scales:
+                return self._scales[run]
+            if name:
+                fitting = [r for r in self._scales if name.startswith(f"sbs-{r}-")]
+                if fitting:
+                    return self._scales[max(fitting, key=len)]
+        return self.scale
+
+    def scales(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._scales)
 
     # --- the loop ---------------------------------------------------------------------
     @property
@@ -208,7 +239,7 @@ class DataPlane:
         return [e.as_dict() for e in sorted(found, key=lambda e: (e.kind, e.resource_id))]
 
     def to_json(self) -> str:
-        return json.dumps({"endpoints": self.listing(), "scale": self.scale})
+        return json.dumps({"endpoints": self.listing(), "scale": self.scale, "scales": self.scales()})
 
 
 async def free_port_server(factory, host: str = "127.0.0.1", port: int = 0, **kwargs) -> asyncio.base_events.Server:

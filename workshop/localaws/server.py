@@ -337,18 +337,22 @@ class LocalAWS:
         return Response(body, mimetype="application/json")
 
     def _scale(self, request: Request, match) -> Response:
-        """GET: the data plane's scale; POST {"scale": K}: set it (see `dataplane.DataPlane.set_scale`)."""
+        """GET [?run=R]: the data plane's scale (of run R); POST {"scale": K[, "run": R]}: set it (see
+        `dataplane.DataPlane.set_scale`)."""
         import json
 
+        run = request.args.get("run") or None
         if request.method == "POST":
             try:
-                self.dataplane.set_scale(json.loads(request.get_data() or b"{}").get("scale"))
+                body = json.loads(request.get_data() or b"{}")
+                run = body.get("run")
+                self.dataplane.set_scale(body.get("scale"), run)
             except (ValueError, AttributeError) as exc:
                 return Response(json.dumps({"message": str(exc)}), status=400, mimetype="application/json")
         elif request.method != "GET":
             return Response(json.dumps({"message": "GET or POST"}), status=405, mimetype="application/json")
-        scale = self._dataplane.scale if self._dataplane is not None else 1
-        return Response(json.dumps({"scale": scale}), mimetype="application/json")
+        scale = self._dataplane.scale_for(run=run) if self._dataplane is not None else 1
+        return Response(json.dumps({"scale": scale, **({"run": run} if run else {})}), mimetype="application/json")
 
     def _start_worker(self, worker: _Worker) -> None:
         def loop():

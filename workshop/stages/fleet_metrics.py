@@ -41,16 +41,16 @@ class restored_scale:
 
     def __enter__(self):
         if self.ctx.target.is_local:
-            from ..localaws import discover
+            from ..traffic.runner import get_scale
 
-            self.scale = int(discover.endpoints(aws.endpoint(self.ctx.target)).get("scale") or 1)
+            self.scale = get_scale(aws.endpoint(self.ctx.target), self.ctx.run_id)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.scale is not None:
             from ..traffic.runner import set_scale
 
-            set_scale(aws.endpoint(self.ctx.target), self.scale)
+            set_scale(aws.endpoint(self.ctx.target), self.scale, self.ctx.run_id)
 
 
 def now() -> datetime:

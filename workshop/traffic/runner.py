@@ -14,6 +14,7 @@ import csv
 import json
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,15 +67,23 @@ def talk_scale(opts: options.Options, active_share: float) -> str:
             f"~{active / active_share:,.0f} users at {active_share:.0%} active")
 
 
-def set_scale(endpoint: str, scale: int, timeout: float = 5.0) -> None:
-    """Tell the local AWS's data plane that one request stands for `scale`."""
-    req = urllib.request.Request(f"{endpoint}/_workshop/dataplane/scale", data=json.dumps({"scale": scale}).encode(),
+def set_scale(endpoint: str, scale: int, run: str | None = None, timeout: float = 5.0) -> None:
+    """Tell the local AWS's data plane that one request stands for `scale` (for course run `run`'s machines)."""
+    body = {"scale": scale, **({"run": run} if run else {})}
+    req = urllib.request.Request(f"{endpoint}/_workshop/dataplane/scale", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
         with _direct.open(req, timeout=timeout) as r:
             r.read()
     except Exception as exc:
         raise WorkshopError(f"the local AWS at {endpoint} did not take scale {scale}: {exc}") from None
+
+
+def get_scale(endpoint: str, run: str | None = None, timeout: float = 5.0) -> int:
+    """The scale the local AWS's data plane has for course run `run`'s machines (or its default)."""
+    query = f"?run={urllib.parse.quote(run)}" if run else ""
+    with _direct.open(f"{endpoint}/_workshop/dataplane/scale{query}", timeout=timeout) as r:
+        return int(json.loads(r.read()).get("scale") or 1)
 
 
 class Run:
@@ -108,7 +117,7 @@ class Run:
         if self.target.is_local:
             from .. import aws
 
-            set_scale(aws.endpoint(self.target), self.options.scale)
+            set_scale(aws.endpoint(self.target), self.options.scale, self.target.run_id)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.locust = process.start(self.allowed.url, self.options.users, self.options.spawn_rate,
                                     self.options.duration_s, self.folder,

@@ -53,9 +53,9 @@ class Counts:
         return values, times, per_group
 
 
-def flush(listeners, groups: dict, host_counts, scale: int) -> int:
+def flush(listeners, groups: dict, host_counts, scale_of) -> int:
     """Put each listener's counts since the last flush into moto's CloudWatch; the number of data points put.
-    `host_counts(spec, group)` gives (healthy, unhealthy) targets."""
+    `host_counts(spec, group)` gives (healthy, unhealthy) targets; `scale_of(load_balancer_name)` the scale."""
     from moto.cloudwatch.models import cloudwatch_backends
 
     from . import cloudwatch_alarms
@@ -64,6 +64,7 @@ def flush(listeners, groups: dict, host_counts, scale: int) -> int:
     by_backend: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for listener in listeners:
         spec = listener.spec
+        scale = scale_of(spec.name)
         lb_dim = [{"Name": "LoadBalancer", "Value": spec.dimension}]
         values, times, per_group = listener.counts.take()
         data = by_backend[(spec.account, spec.region)]

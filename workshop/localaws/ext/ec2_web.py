@@ -260,7 +260,9 @@ class Fleet:
 
         account, region, instance_id = key
         az, vcpus = instance.placement.zone, _vcpus(instance.instance_type)
-        cpu = Cpu(vcpus, scale=lambda: self.plane.scale)
+        tags = {t.get("key"): t.get("value") for t in instance.get_tags()}
+        run, name = tags.get("workshop:run"), tags.get("Name")  # its course run: the scale its traffic set
+        cpu = Cpu(vcpus, scale=lambda: self.plane.scale_for(run, name))
         db = config.get("db") or {}
         onbox = self._onbox_engine(key, db) if db.get("writer") in ONBOX_NAMES else None
         local_db: dict = {}

@@ -180,7 +180,8 @@ class CacheEndpoints:
         data = self._data.get(want.data_key)
         if data is None:
             data = self._data[want.data_key] = new_data()
-        slots = Slots(slot_count(want.node_type), scale=lambda: self.server.dataplane.scale)
+        slots = Slots(slot_count(want.node_type),
+                      scale=lambda name=want.cluster_id: self.server.dataplane.scale_for(name=name))
         cost = self._op_cost
 
         async def admit(commands: int) -> None:

@@ -324,7 +324,8 @@ class LoadBalancers:
 
     def flush_metrics(self) -> int:
         """Put the counts since the last flush into moto's CloudWatch; the number of data points put."""
-        return metrics.flush(list(self.listeners.values()), self.groups, self.host_counts, self.dataplane.scale)
+        return metrics.flush(list(self.listeners.values()), self.groups, self.host_counts,
+                             lambda name: self.dataplane.scale_for(name=name))
 
     # --- stop ------------------------------------------------------------------------------
     async def shutdown(self) -> None:

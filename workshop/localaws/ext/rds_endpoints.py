@@ -208,7 +208,8 @@ class RdsEndpoints:
             follower, engine = source.engine.follow()
         else:
             engine = Engine(databases=(want.db_name,) if want.db_name else (), read_only=want.role == "replica")
-        slots = Slots(slot_count(want.instance_class), scale=lambda: self.server.dataplane.scale)
+        slots = Slots(slot_count(want.instance_class),
+                      scale=lambda name=want.identifier: self.server.dataplane.scale_for(name=name))
         db = _Db(want, engine, None, slots, source, follower)  # type: ignore[arg-type]
 
         async def admit(kind: str) -> None:
