@@ -27,7 +27,7 @@ from . import fleet_metrics, s06_proof, s07_auto_scaling, webtier
 #: for 4: ~33 page views (~170 requests) a second through CloudFront, ~100% CPU on the web tier's
 #: four m4.large (stage 4's pair + the group's two) before it grows: over the target with a margin,
 #: so a laptop busy with other work (fewer requests sent) still crosses it
-USERS, THINK, SCALE = 50, 20.0, 4
+USERS, THINK, SCALE = 50, 20.0, 10  # a cached page costs the web tier a fifth of a page: 10 puts it past the target
 LOAD_S = 18  # seconds of load: the alarm (~6 s after the CPU crosses the target), the launch, the CPU settling
 SPAWN_S = 4  # users start over this many seconds (a ramp, not a step)
 COOL_TIMEOUT_S = 60  # AlarmLow needs 15 low datapoints: ~30 s here
