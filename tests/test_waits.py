@@ -122,3 +122,28 @@ def test_boto_waiter_on_the_local_aws_is_immediate(local_aws):
     waits.waiter(ec2, "instance_running", f"instance {iid}", typical_s=30, InstanceIds=[iid])
     assert time.monotonic() - t < 1
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_in_a_notebook_the_bar_is_one_line_that_keeps_its_last_state(monkeypatch):
+    """A saved or exported notebook shows where the wait ended ('100%| ... ready'), not the first frame
+    ('0%| 0/N s') of a widget: the bar is a text display updated in place."""
+    import IPython.display
+
+    from workshop import waits
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, data, raw=True):
+            shown.append(data["text/plain"])
+
+    def display(data, raw=True, display_id=False):
+        shown.append(data["text/plain"])
+        return Handle()
+
+    monkeypatch.setattr(waits, "_in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
+    answers = iter([waits.Pending("creating"), waits.Pending("creating"), "done"])
+    assert waits.wait_for("thing ready", lambda: next(answers), timeout_s=5, typical_s=3, interval_s=0.05) == "done"
+    assert shown[0].startswith("thing ready") and " 0%|" in shown[0]
+    assert "100%|" in shown[-1] and shown[-1].endswith("ready") and "0/" not in shown[-1]

@@ -189,11 +189,55 @@ class BotoWait(Wait):
         return ""
 
 
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}"
+
+
+class _KernelLine:
+    """A wait's bar in a notebook: one line of text, redrawn in place with a display id, so a notebook saved
+    by papermill or exported to HTML keeps the last state ("... 100%| 3/3 s, ready"), not a widget's first
+    frame ("0%| 0/90 s"). The tqdm-like part of tqdm that `_update_bar` and `_finish_bar` use."""
+
+    def __init__(self, total: int, desc: str):
+        from IPython.display import display
+
+        self.total, self.n, self.desc, self._postfix = total, 0.0, desc, ""
+        self._handle = display({"text/plain": self._text()}, raw=True, display_id=True)
+
+    def _text(self) -> str:
+        from tqdm import tqdm
+
+        return tqdm.format_meter(self.n, self.total, 0, prefix=self.desc, unit="s", ncols=100,
+                                 bar_format=_BAR_FORMAT, postfix=self._postfix or None)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self._postfix = text
+        if refresh:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self._handle is not None:
+            self._handle.update({"text/plain": self._text()}, raw=True)
+
+    def close(self) -> None:
+        self.refresh()
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def _bar(w: Wait, position: int):
-    from tqdm.auto import tqdm
+    if _in_kernel():
+        return _KernelLine(max(1, round(w.typical_s)), w.label())
+    from tqdm import tqdm
 
     return tqdm(total=max(1, round(w.typical_s)), desc=w.label(), unit="s", position=position,
-                leave=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}")
+                leave=True, bar_format=_BAR_FORMAT)
 
 
 def together(*items: Wait) -> list[Any]:
