@@ -179,3 +179,18 @@ def test_the_run_report_shows_each_stage_as_an_instructor_reads_it(local_aws, tm
     assert f"the talk: {html.escape(stages.get(4).users)}" in page
     assert (r.output.parent / "04_users_1000-diagram-1.png").read_bytes().startswith(b"\x89PNG")
     assert 'href="04_users_1000-diagram-1.png"' in page
+
+
+def test_shutting_down_a_kernel_sends_it_no_interrupt():
+    """jupyter_client interrupts a kernel before shutting it down, which logs 'KeyboardInterrupt caught in
+    kernel' in passing runs: the kit's kernel manager skips that interrupt, and only that one."""
+    import asyncio
+
+    from workshop import runner
+
+    manager = runner._kernel_manager_with({}, [])()
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())  # no kernel, no interrupt, no error
+    manager.shutting_down = False
+    with pytest.raises(RuntimeError, match="[Nn]o kernel"):
+        asyncio.run(manager._async_interrupt_kernel())

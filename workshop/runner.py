@@ -278,6 +278,15 @@ def _kernel_manager_with(env: dict[str, str], started: list):
             started.append(self)
             return await super()._async_pre_start_kernel(**kw)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts a kernel before asking it to shut down; after the last cell
+            # that SIGINT lands in a message handler and the kernel logs "[IPKernelApp] ERROR |
+            # KeyboardInterrupt caught in kernel" in passing runs. The shutdown request alone stops
+            # it (and a run's Ctrl-C signals its kernels directly: _stop_kernels).
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return _KitKernelManager
 
 
