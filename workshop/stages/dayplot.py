@@ -57,7 +57,9 @@ def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulate
     for level, label in ((min_size, "min"), (max_size, "max")):
         out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y_inst(level):.1f}' y2='{y_inst(level):.1f}' "
                    "stroke='#888' stroke-dasharray='4 3'/>")
-        out.append(f"<text x='{W - RIGHT + 4}' y='{y_inst(level) + 4:.1f}' fill='#555'>{label} {level}</text>")
+        # inside the plot, above its line: the right axis's tick numbers stay readable beside it
+        out.append(f"<text x='{W - RIGHT - 4}' y='{y_inst(level) - 3:.1f}' text-anchor='end' fill='#555'>"
+                   f"{label} {level}</text>")
     out.append(f"<line x1='{LEFT}' x2='{LEFT}' y1='{TOP}' y2='{TOP + plot_h}' stroke='#333'/>")
     out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{TOP + plot_h}' y2='{TOP + plot_h}' stroke='#333'/>")
     for i in range(5):
@@ -80,8 +82,8 @@ def svg(rows: list[dict], min_size: int, max_size: int, title: str = "A simulate
         out.append(f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y_target:.1f}' y2='{y_target:.1f}' stroke='#d13212' "
                    "stroke-dasharray='2 4'/>")
         out.append(f"<text x='{LEFT + 4}' y='{y_target - 4:.1f}' fill='#d13212'>CPU target {cpu_target:g}%</text>")
-        legend = ("orange: users (talk scale) · black: the group's instances in service (right axis; dashed: min, max) "
-                  "· red: the group's CPU (top = 100%)")
+        legend = ("orange: users (talk scale) · black: instances in service (right axis; dashed: min, max) "
+                  "· red: group CPU (top = 100%)")
     for n in range(0, inst_top + 1, max(1, inst_top // 4)):
         out.append(f"<text x='{W - RIGHT + 4}' y='{y_inst(n) + 4:.1f}' fill='#232f3e' font-size='9'>{n}</text>")
     out.append(f"<text x='{LEFT - 6}' y='{TOP - 8}' text-anchor='end' fill='#b36b00'>users</text>")
