@@ -147,3 +147,25 @@ def test_in_a_notebook_the_bar_is_one_line_that_keeps_its_last_state(monkeypatch
     assert waits.wait_for("thing ready", lambda: next(answers), timeout_s=5, typical_s=3, interval_s=0.05) == "done"
     assert shown[0].startswith("thing ready") and " 0%|" in shown[0]
     assert "100%|" in shown[-1] and shown[-1].endswith("ready") and "0/" not in shown[-1]
+
+
+def test_quiet_waits_draw_nothing(monkeypatch, capsys):
+    """A build behind the scenes (the capacity model's) waits without a bar, in a terminal or a notebook."""
+    import IPython.display
+
+    from workshop import waits
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
+    for kernel in (False, True):
+        monkeypatch.setattr(waits, "_in_kernel", lambda k=kernel: k)
+        answers = iter([waits.Pending("creating"), "done"])
+        with waits.quiet():
+            assert waits.wait_for("thing ready", lambda a=answers: next(a), timeout_s=5, typical_s=3,
+                                  interval_s=0.05) == "done"
+    captured = capsys.readouterr()
+    assert not shown and "thing ready" not in captured.err + captured.out
+    answers = iter([waits.Pending("creating"), "done"])
+    monkeypatch.setattr(waits, "_in_kernel", lambda: False)
+    waits.wait_for("thing ready", lambda: next(answers), timeout_s=5, typical_s=3, interval_s=0.05)
+    assert "thing ready" in capsys.readouterr().err  # and without quiet(), the bar is there

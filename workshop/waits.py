@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,7 +233,35 @@ def _in_kernel() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+_quiet: ContextVar[bool] = ContextVar("workshop_waits_quiet", default=False)
+
+
+@contextmanager
+def quiet():
+    """`with waits.quiet():` waits draw no bar (a build behind the scenes, such as the capacity model's)."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+class _NoBar:
+    total, n = 1, 0.0
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _bar(w: Wait, position: int):
+    if _quiet.get():
+        return _NoBar()
     if _in_kernel():
         return _KernelLine(max(1, round(w.typical_s)), w.label())
     from tqdm import tqdm

@@ -47,7 +47,7 @@ def _check(numbers: Iterable) -> list:
 
 def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None) -> dict[int, Topology]:
     """{stage number: its topology as built}, for each stage in `numbers`, on one private local AWS."""
-    from .. import stages, topology
+    from .. import stages, topology, waits
     from ..context import StageContext
 
     chosen = _check(numbers)
@@ -55,7 +55,7 @@ def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None
     # moto keeps its state per process: in a process that already runs a local AWS (a test session, a
     # notebook's kernel), the private one shares it, so each measurement takes run ids of its own
     token = uuid.uuid4().hex[:6]
-    with private_local_aws():
+    with private_local_aws(), waits.quiet():  # its builds wait for health checks: no bars for them
         chain, built = 0, set()
         for stage in chosen:
             needed = [n for n in stage.builds_on if stages.get(n).build is not None] + [stage.number]
