@@ -169,3 +169,14 @@ def test_quiet_waits_draw_nothing(monkeypatch, capsys):
     monkeypatch.setattr(waits, "_in_kernel", lambda: False)
     waits.wait_for("thing ready", lambda: next(answers), timeout_s=5, typical_s=3, interval_s=0.05)
     assert "thing ready" in capsys.readouterr().err  # and without quiet(), the bar is there
+
+
+def test_topology_only_builds_skip_serving_waits():
+    """The capacity model reads what stages are made of: inside topology_only() builds skip the waits for
+    targets to serve; outside, they wait."""
+    from workshop import waits
+
+    assert waits.for_serving()
+    with waits.topology_only():
+        assert not waits.for_serving()
+    assert waits.for_serving()

@@ -246,6 +246,25 @@ def quiet():
         _quiet.reset(token)
 
 
+_topology_only: ContextVar[bool] = ContextVar("workshop_waits_topology_only", default=False)
+
+
+@contextmanager
+def topology_only():
+    """`with waits.topology_only():` builds create what a stage is made of but skip the waits for it to
+    serve (targets passing health checks): for readers of the topology such as the capacity model."""
+    token = _topology_only.set(True)
+    try:
+        yield
+    finally:
+        _topology_only.reset(token)
+
+
+def for_serving() -> bool:
+    """Whether a build should wait for what it built to serve (False inside `topology_only()`)."""
+    return not _topology_only.get()
+
+
 class _NoBar:
     total, n = 1, 0.0
 
@@ -351,4 +370,5 @@ def waiter(client, waiter_name: str, description: str, typical_s: float, timeout
                              what_to_do, **kwargs))[0]
 
 
-__all__ = ["BotoWait", "Pending", "Wait", "WaitFailed", "WaitTimeout", "together", "wait_for", "waiter"]
+__all__ = ["BotoWait", "Pending", "Wait", "WaitFailed", "WaitTimeout", "for_serving", "quiet", "together",
+           "topology_only", "wait_for", "waiter"]

@@ -55,7 +55,8 @@ def stage_topologies(numbers: Iterable, region: str = "us-east-1", progress=None
     # moto keeps its state per process: in a process that already runs a local AWS (a test session, a
     # notebook's kernel), the private one shares it, so each measurement takes run ids of its own
     token = uuid.uuid4().hex[:6]
-    with private_local_aws(), waits.quiet():  # its builds wait for health checks: no bars for them
+    # it reads what the stages are made of: no waiting for them to serve, no bars
+    with private_local_aws(), waits.quiet(), waits.topology_only():
         chain, built = 0, set()
         for stage in chosen:
             needed = [n for n in stage.builds_on if stages.get(n).build is not None] + [stage.number]

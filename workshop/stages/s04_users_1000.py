@@ -93,8 +93,9 @@ def build(ctx, az_count: int = AZ_COUNT) -> dict:
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     targets = [{"Id": web_a["InstanceId"]}, {"Id": web_b["InstanceId"]}]
     elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
-    waits.waiter(elb, "target_in_service", "web targets healthy", typical_s=90,
-                 TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
+    if waits.for_serving():
+        waits.waiter(elb, "target_in_service", "web targets healthy", typical_s=90,
+                     TargetGroupArn=tg["TargetGroupArn"], Targets=targets)
     if not db.get("MultiAZ"):
         rds.modify_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], MultiAZ=True, ApplyImmediately=True)
     waits.waiter(rds, "db_instance_available", f"RDS Multi-AZ {db['DBInstanceIdentifier']}", typical_s=900,

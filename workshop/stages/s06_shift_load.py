@@ -343,7 +343,7 @@ def wait_in_service(ctx, instance_id: str) -> None:
     from .. import waits
 
     tg = webtier.find_target_group(ctx)
-    if tg is None or instance_id not in webtier.target_ids(ctx, tg["TargetGroupArn"]):
+    if tg is None or not waits.for_serving() or instance_id not in webtier.target_ids(ctx, tg["TargetGroupArn"]):
         return
     waits.waiter(infra.client(ctx, "elbv2"), "target_in_service", f"{instance_id} healthy behind the load balancer",
                  typical_s=5, TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": instance_id}])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import bill, topology
+from .. import bill, topology, waits
 from ..architecture import Architecture, Edge, Node
 from ..errors import BadInput, WorkshopError
 from ..exercises import Exercise
@@ -118,6 +118,8 @@ def wait_in_service(ctx, count: int, timeout_s: float = IN_SERVICE_TIMEOUT_S) ->
     tg = webtier.find_target_group(ctx)
     if tg is None:
         return 0
+    if not waits.for_serving():
+        return sum(1 for s in webtier.target_ids(ctx, tg["TargetGroupArn"]).values() if s == "healthy")
     deadline = time.monotonic() + timeout_s
     while True:
         healthy = sum(1 for s in webtier.target_ids(ctx, tg["TargetGroupArn"]).values() if s == "healthy")
