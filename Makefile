@@ -1,7 +1,7 @@
 # Scale, baby, scale! — the targets a newcomer needs.
 #   make course   set up, then run the whole course headless (build/report.html)
-#   make check    set up, then lint and the fast tests (the inner loop, under 2 minutes)
-#   make test     set up, then the whole test suite (notebooks and browser included)
+#   make check    set up, then lint and the fast tests (the inner loop, about 3 minutes)
+#   make test     set up, then lint and the whole test suite (notebooks and browser included)
 #   make lab      set up, then JupyterLab on notebooks/ with a local AWS running
 
 PYTHON ?= python3
@@ -23,6 +23,7 @@ check: setup
 	$(BIN)/python -m pytest -q -m "not slow and not notebooks and not browser"
 
 test: setup
+	$(BIN)/ruff check workshop tests benchmarks
 	$(BIN)/python -m pytest --durations=15
 
 lab: setup

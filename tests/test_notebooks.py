@@ -63,37 +63,38 @@ def test_committed_notebooks_have_no_outputs():
                 assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs: clear them"
 
 
-def test_whole_course_runs_complete_in_parallel(private_aws, tmp_path):
-    """`make course`'s run: every solution notebook passes with --jobs 2 and the report says so."""
-    results = runner.run_course(None, jobs=2, build=tmp_path, progress=False)
-    failed = [r.error for r in results if r.status != "passed"]
-    assert not failed, "\n".join(failed)
-    assert {r.notebook for r in results} == {p.name for p in SOLUTION_NOTEBOOKS}
-    report = (results[0].output.parent / "report.html").read_text()
-    assert f"{len(results)} of {len(results)} notebooks passed" in report
-    assert teardown.scan(run=None) == []  # the teardown notebook ran last and the whole account is empty
-    for r in results:
-        assert r.output.exists()
-        stage = stages.get(r.stage)
-        if stage.architecture is not None:
-            assert r.images, f"{r.notebook} drew no diagram"
-
-
-def test_course_run_twice_creates_nothing_twice(private_aws, tmp_path):
-    """Running every notebook again in the same run creates no new resource."""
-    building = [str(s.number) for s in runner.select(None) if s.number != 99]  # 99 tears everything down
-    runner.run_course(building, jobs=1, build=tmp_path / "first", progress=False, report=False, run_id="twice")
-    first, scaled = inventory.course_resources(), _auto_scaled()
-    results = runner.run_course(building, jobs=1, build=tmp_path / "second", progress=False, report=False,
-                                run_id="twice")
-    assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
-    second, scaled = inventory.course_resources(), scaled | _auto_scaled()
+def test_whole_course_runs_in_parallel_twice_creating_nothing_twice_then_tears_down(private_aws, tmp_path):
+    """`make course`'s run: every building notebook passes with --jobs 2 and the report says so; run again
+    in the same run they create no new resource (re-runnable); the teardown notebook then empties the
+    account. (One test: each pass of the course is minutes.)"""
+    building = [str(s.number) for s in runner.select(None) if not s.tears_down]
+    passes = []
+    for n in ("first", "second"):
+        results = runner.run_course(building, jobs=2, build=tmp_path / n, progress=False, run_id="twice")
+        failed = [f"{r.notebook}: {r.error}" for r in results if r.status != "passed"]
+        assert not failed, f"{n} pass:\n" + "\n".join(failed)
+        passes.append((results, inventory.course_resources(), _auto_scaled()))
+    (results, first, _), (_, second, _) = passes
+    scaled = passes[0][2] | passes[1][2]
 
     def by_notebooks(found):  # an Auto Scaling group's own launches are the group's doing, not a notebook's
         return {(r.kind, r.name) for r in found if not (r.kind == "ec2 instance" and r.id in scaled)}
 
     assert len(first) > 40  # the course builds dozens of resources (not a count to keep exact)
     assert by_notebooks(second) == by_notebooks(first)
+    report = (results[0].output.parent / "report.html").read_text()
+    assert f"{len(results)} of {len(results)} notebooks passed" in report
+    for r in results:
+        assert r.output.exists()
+        stage = stages.get(r.stage)
+        if stage.architecture is not None:
+            assert r.images, f"{r.notebook} drew no diagram"
+    tearing = [str(s.number) for s in runner.select(None) if s.tears_down]
+    assert tearing, "no notebook tears the course down"
+    results = runner.run_course(tearing, build=tmp_path / "teardown", progress=False, run_id="twice")
+    assert all(r.status == "passed" for r in results), [r.error for r in results if r.error]
+    assert {r.notebook for r in passes[0][0]} | {r.notebook for r in results} == {p.name for p in SOLUTION_NOTEBOOKS}
+    assert teardown.scan(run=None) == []  # the teardown notebook ran last and the whole account is empty
 
 
 def _auto_scaled() -> set[str]:

@@ -217,9 +217,9 @@ def test_stage4_one_az_down_is_degraded_and_both_down_fails(stage4):
     serving = _check(ctx, "serving")
     assert not serving.ok and "the site is down" in serving.message
     ec2.start_instances(InstanceIds=[web_a, web_b])
-    deadline = time.monotonic() + 8  # started targets are `initial` until their first health check passes
+    deadline = time.monotonic() + 30  # started targets are `initial` until their first health check passes
     serving = _check(ctx, "serving")
-    while serving.degraded and time.monotonic() < deadline:
+    while not (serving.ok and not serving.degraded) and time.monotonic() < deadline:
         time.sleep(0.2)
         serving = _check(ctx, "serving")
     assert serving.ok and not serving.degraded

@@ -127,6 +127,40 @@ def test_stage3_a_box_still_on_its_own_database_fails_naming_the_fix(local_aws):
     assert not result.ok and "'localhost'" in result.message and "web_user_data" in result.message
 
 
+def _point_writer_at(ctx, name: str, target: str) -> None:
+    """Give web-a stage 3's app with its writer named `name`, a CNAME in the run's zone leading to `target`."""
+    from workshop.stages import s03_web_and_database as s03
+    from workshop.stages import webtier
+
+    zone_id = infra.ensure_zone(ctx)
+    infra.client(ctx, "route53").change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": 60,
+                                                   "ResourceRecords": [{"Value": target}]}}]})
+    web_id = infra.find_instance(ctx, "web-a")["InstanceId"]
+    secret = webtier.db_secret_arn(s03.find_db(ctx))
+    ec2 = infra.client(ctx, "ec2")
+    ec2.stop_instances(InstanceIds=[web_id])
+    ec2.modify_instance_attribute(InstanceId=web_id, UserData={"Value": webtier.app_user_data(
+        ctx, 3, "writer by name", name, secret_arn=secret).encode()})
+    ec2.start_instances(InstanceIds=[web_id])
+
+
+def test_stage3_a_writer_named_in_the_zone_passes_only_when_it_leads_to_rds(local_aws):
+    """Re-run after stage 5, the box writes to `db-writer.<zone>`: the check follows the CNAME to the RDS
+    endpoint and passes; a name leading to another endpoint fails naming it."""
+    from workshop.stages import s03_web_and_database as s03
+
+    ctx = _build(3)
+    endpoint = s03.find_db(ctx)["Endpoint"]["Address"]
+    name = f"db-writer.{infra.domain(ctx)}"
+    _point_writer_at(ctx, name, endpoint)
+    result = _check(ctx, "writes-through-rds")
+    assert result.ok, result.message
+    _point_writer_at(ctx, name, "elsewhere.example.com")
+    result = _check(ctx, "writes-through-rds")
+    assert not result.ok and f"{name!r}, not the RDS endpoint {endpoint}" in result.message
+
+
 def test_stage3_a_stopped_database_fails_the_write(local_aws):
     """With the RDS instance stopped, the box answers without its data and the check says to start the database."""
     from workshop.stages import s03_web_and_database as s03

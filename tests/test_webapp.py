@@ -152,22 +152,44 @@ def test_messages_write_to_writer_read_from_reader(mysql):
         app.stop()
 
 
-def test_cache_aside_hits_then_a_write_invalidates(mysql, redis_server):
-    """The second read comes from Redis without a SELECT; a write deletes the key so the next read is fresh."""
+def test_cache_aside_hits_then_a_write_writes_through(mysql, redis_server):
+    """The second read comes from Redis without a SELECT; a write puts the new list in the cache."""
     names = {WRITER: ("127.0.0.1", mysql.port), CACHE: ("127.0.0.1", redis_server.port)}
     app = Served({"db": {"writer": WRITER}, "cache": {"host": CACHE, "port": 6379, "ttl": 60}}, resolve=_resolver(names))
     try:
+        assert app.get("/")[1]["X-Data-Source"] == "writer"  # a miss: read, then cached
         app.post("one")
-        assert app.get("/")[1]["X-Data-Source"] == "writer"
         selects = sum(s.lstrip().upper().startswith("SELECT") for s in mysql.statements)
         status, headers, body = app.get("/")
         assert headers["X-Data-Source"] == "cache" and "one" in body
         assert sum(s.lstrip().upper().startswith("SELECT") for s in mysql.statements) == selects
         app.post("two")
         status, headers, body = app.get("/")
-        assert headers["X-Data-Source"] == "writer" and "two" in body
+        assert headers["X-Data-Source"] == "cache" and "two" in body and "one" in body
     finally:
         app.stop()
+
+
+def test_a_replica_lagging_a_write_cannot_hide_it_behind_the_cache(mysql, redis_server):
+    """A replica that has not got the new row yet: the next page still shows it (the write put the writer's
+    list in the cache; deleting the key would have cached the replica's list without it for the TTL)."""
+    lagging = SqliteMysql()
+    try:
+        seed = Served({"db": {"writer": READER}}, resolve=_resolver({READER: ("127.0.0.1", lagging.port)}))
+        seed.post("old")  # the replica: the table, and only what it had before the write
+        seed.stop()
+        names = {WRITER: ("127.0.0.1", mysql.port), READER: ("127.0.0.1", lagging.port),
+                 CACHE: ("127.0.0.1", redis_server.port)}
+        app = Served({"db": {"writer": WRITER, "reader": READER}, "cache": {"host": CACHE, "ttl": 60}},
+                     resolve=_resolver(names))
+        try:
+            app.post("new")
+            status, headers, body = app.get("/")
+            assert status == 200 and headers["X-Data-Source"] == "cache" and "new" in body
+        finally:
+            app.stop()
+    finally:
+        lagging.stop()
 
 
 def test_a_cache_that_is_down_is_skipped(mysql):

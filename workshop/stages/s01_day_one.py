@@ -143,6 +143,9 @@ HOLD_S = 1.0
 #: on the local AWS a stopped box refuses connections within a reconcile round: allow this much
 LOCAL_REFUSED_WITHIN_S = 1.0
 _DB_DOWN = re.compile(r'class="db-down">(.*?)</p>', re.S)
+# Where a page's messages may come from once the box has its data: its writer (stages 1-3), a read
+# replica (5+) or ElastiCache (6+). The app says `none` when it could not reach any of them.
+WITH_DATA = ("writer", "reader", "cache")
 
 
 def _database_of(ctx, instance_id: str) -> str:
@@ -176,12 +179,14 @@ def answers(ctx, name: str = "answers") -> CheckResult:
     if served_by != instance_id or instance_id not in page.body:
         return CheckResult(name, False, f"expected the page from {instance_id}, found it from {served_by}: the "
                                         "address leads to another box; associate the Elastic IP with this one")
-    if page.header("X-Data-Source") != "writer":
+    source = page.header("X-Data-Source")
+    if source not in WITH_DATA:  # a later stage's box reads from replicas or the cache: data all the same
         down = _DB_DOWN.search(page.body)
-        why = html.unescape(down.group(1)) if down else f"X-Data-Source: {page.header('X-Data-Source')}"
+        why = html.unescape(down.group(1)) if down else f"X-Data-Source: {source}"
         return CheckResult(name, False, f"{instance_id} answered without its data: {why}")
+    read_from = _database_of(ctx, instance_id) if source == "writer" else f"the {source}"
     return CheckResult(name, True, f"GET / -> {page.status} from {instance_id} in {az}, messages read from "
-                                   f"{_database_of(ctx, instance_id)} (X-Data-Source: writer)")
+                                   f"{read_from} (X-Data-Source: {source})")
 
 
 def _no_failover(ctx) -> CheckResult:

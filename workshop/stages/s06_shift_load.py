@@ -57,7 +57,7 @@ CACHE_NODE_TYPE = "cache.t3.micro"  # the smallest current-generation Redis node
 #: node types the stage accepts: small current-generation families (ElastiCache User Guide, "Supported node types")
 CACHE_NODE_FAMILIES = ("cache.t3.", "cache.t4g.", "cache.m5.", "cache.m6g.", "cache.m7g.", "cache.r5.", "cache.r6g.", "cache.r7g.")
 REDIS_PORT = 6379
-CACHE_TTL_S = 30  # kit default: the latest messages may be 30 s old (a write deletes the key at once)
+CACHE_TTL_S = 30  # kit default: the latest messages may be 30 s old (a write puts the new list there at once)
 #: the hosted zone id of every CloudFront distribution, for Route 53 alias records
 #: (Route 53 API Reference, AliasTarget: "Specify Z2FDTNDATAQYW2" for CloudFront)
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"

@@ -3,8 +3,10 @@
 Writes go to the writer endpoint; reads to the reader endpoint when one is configured (stage 5's
 read replicas behind one name), else to the writer. With a cache (stage 6 on), the latest
 messages are read from Redis first and, on a miss, from the database and stored for `ttl`
-seconds; a write deletes the key ("cache-aside" or lazy loading, Amazon ElastiCache User
-Guide, "Caching strategies"). Everything here blocks: the app calls it from a thread pool.
+seconds ("cache-aside" or lazy loading); a write puts the writer's new list in the cache
+("write-through"; both from the Amazon ElastiCache User Guide, "Caching strategies"). Only
+deleting the key would let the next miss read a replica that lags the write (~1 s) and cache
+the list without it for the whole TTL: a learner would post a message and not see it. Everything here blocks: the app calls it from a thread pool.
 
 `resolve(name, port) -> (host, port)` turns the AWS names in the config into an address to
 connect to (identity on AWS; the local AWS's data plane maps them to loopback ports).
@@ -186,19 +188,24 @@ class Messages:
         if cached:
             return json.loads(cached), "cache"
         self._ensure_schema()
-        rows = self.reader.run("SELECT id, text, created_at FROM messages ORDER BY id DESC LIMIT %s", (LATEST,))
-        found = [{"id": int(r[0]), "text": r[1], "created_at": str(r[2])} for r in rows]
+        found = self._latest_from(self.reader)
         self._cache_call(lambda r: r.set(CACHE_KEY, json.dumps(found), ex=self.ttl))
         return found, self.reader.role
 
+    def _latest_from(self, pool) -> list[dict]:
+        rows = pool.run("SELECT id, text, created_at FROM messages ORDER BY id DESC LIMIT %s", (LATEST,))
+        return [{"id": int(r[0]), "text": r[1], "created_at": str(r[2])} for r in rows]
+
     def add(self, text: str, now) -> None:
-        """Insert one message on the writer, then drop the cached list."""
+        """Insert one message on the writer; with a cache, put the writer's new list in it (write-through)."""
         if self.writer is None:
             raise Unavailable("no database is configured for this app")
         self._ensure_schema()
         self.writer.run("INSERT INTO messages (text, created_at) VALUES (%s, %s)",
                         (text, now.strftime("%Y-%m-%d %H:%M:%S")))
-        self._cache_call(lambda r: r.delete(CACHE_KEY))
+        if self.cache_config:
+            found = self._latest_from(self.writer)
+            self._cache_call(lambda r: r.set(CACHE_KEY, json.dumps(found), ex=self.ttl))
 
     def close(self):
         for pool in {id(p): p for p in (self.writer, self.reader) if p}.values():
