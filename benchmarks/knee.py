@@ -100,7 +100,7 @@ def measure(n: int, server, target, folder) -> dict:
         users = max(1, round(plan.max_users * active_share * f / fit.scale / fit.think))
         before = tier_busy(server, run_id, web_ids)
         result = Run(url, users, STEP_S, spawn_rate=min(users, 1000), scale=fit.scale, think=fit.think, stagger=True,
-                     out=folder / f"s{n}-{users}", target=target, interval=1.0).start().wait()
+                     out=folder / f"s{n}-{users}", target=ctx.target, interval=1.0).start().wait()
         cpu[users] = percent(before, tier_busy(server, run_id, web_ids), STEP_S)  # the work came in STEP_S
         step = knee.Step.of(users, result.summary)
         steps.append(step)

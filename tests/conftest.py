@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -30,6 +31,54 @@ def local_aws(workshop_home):
     os.environ["WORKSHOP_ENDPOINT"] = server.endpoint
     yield server
     os.environ.pop("WORKSHOP_ENDPOINT", None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _session_aws_scrubbed_after_each_module():
+    """After each module, the session's local AWS keeps no fleet running: Auto Scaling groups, load
+    balancers and instances are deleted, DB instances too. A test module builds stages and leaves them
+    standing; kept for the whole session, every one of them went on serving, being health-checked and
+    publishing metrics, until late modules' health checks fell minutes behind (stage 8's build then
+    waited its full 600 s). Nothing is shared between modules, so nothing is lost."""
+    yield
+    from workshop.localaws import discover
+
+    server = discover.embedded()
+    if server is not None:
+        _scrub(server.endpoint)
+
+
+def _scrub(endpoint: str) -> None:
+    from botocore.exceptions import ClientError
+    from moto.ec2.models import ec2_backends
+
+    from workshop import aws, config
+
+    def quietly(call, **kwargs):
+        try:
+            call(**kwargs)
+        except ClientError:
+            pass
+
+    regions = {r for _, r, b in list(ec2_backends.iter_backends()) if b.reservations}
+    for region in sorted(regions):
+        target = config.target("local", region=region, endpoint=endpoint)
+        client = functools.partial(aws.client, region=region, target=target)
+        asg = client("autoscaling")
+        for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
+            quietly(asg.delete_auto_scaling_group, AutoScalingGroupName=group["AutoScalingGroupName"], ForceDelete=True)
+        elb = client("elbv2")
+        for lb in elb.describe_load_balancers()["LoadBalancers"]:
+            quietly(elb.delete_load_balancer, LoadBalancerArn=lb["LoadBalancerArn"])
+        ec2 = client("ec2")
+        live = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                if i["State"]["Name"] not in ("shutting-down", "terminated")]
+        if live:
+            quietly(ec2.terminate_instances, InstanceIds=live)
+        rds = client("rds")
+        dbs = rds.describe_db_instances()["DBInstances"]
+        for db in sorted(dbs, key=lambda d: not d.get("ReadReplicaSourceDBInstanceIdentifier")):  # replicas first
+            quietly(rds.delete_db_instance, DBInstanceIdentifier=db["DBInstanceIdentifier"], SkipFinalSnapshot=True)
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,23 @@ def test_registry_finds_by_kind_id_and_aws_name():
         Endpoint("spaceship", "x", 1)
 
 
+def test_a_name_answers_for_its_first_endpoint_until_withdrawn_or_renamed():
+    """Two endpoints answering to one name (a distribution's alias and the record of it): the first published
+    answers, keeps its place when published again unchanged; withdrawn or renamed, the other answers."""
+    plane = DataPlane()
+    cdn = plane.publish(Endpoint("distribution", "E1", 4001, names=("d1.cloudfront.net", "www.r.example")))
+    record = plane.publish(Endpoint("record", "Z1/www.r.example", 4002, names=("www.r.example",)))
+    assert plane.by_host("www.r.example") is cdn
+    cdn = plane.publish(Endpoint("distribution", "E1", 4003, names=("d1.cloudfront.net", "www.r.example")))
+    assert plane.by_host("www.r.example") is cdn and cdn.port == 4003
+    plane.publish(Endpoint("distribution", "E1", 4003, names=("d1.cloudfront.net",)))
+    assert plane.by_host("www.r.example") is record and plane.by_host("d1.cloudfront.net").port == 4003
+    plane.withdraw("record", "Z1/www.r.example")
+    assert plane.by_host("www.r.example") is None
+    plane.withdraw("distribution", "E1")
+    assert plane.by_host("d1.cloudfront.net") is None
+
+
 def test_run_on_the_loop_itself_is_refused():
     plane = DataPlane()
 

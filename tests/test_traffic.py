@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -232,15 +233,55 @@ def plane():
         server.dataplane.on_stop(runner.cleanup)
         return site._server.sockets[0].getsockname()[1]
 
+    pages: list[float] = []  # when each page view (GET /) of the slow instance arrived
+
+    async def slow(request):  # every answer takes SLOW_S, as a busy server's does
+        if request.path == "/":
+            pages.append(time.monotonic())
+        await asyncio.sleep(SLOW_S)
+        return web.Response(text="ok", headers={"X-Instance-Id": "i-slow", "X-Availability-Zone": "us-east-1a"})
+
     port = server.dataplane.run(serve())
     lb = server.dataplane.run(serve(balancer))
+    server.dataplane.publish(Endpoint("instance", "i-slow", server.dataplane.run(serve(slow))))
     server.dataplane.publish(Endpoint("load-balancer", "arn:lb/test", lb, names=("sbs-test-alb.elb.amazonaws.com",)))
     dead = _closed_port()
     server.dataplane.publish(Endpoint("instance", "i-test", port))
     server.dataplane.publish(Endpoint("instance", "i-dead", dead))
+    slow_port = server.dataplane.find("instance", "i-slow").port
     yield {"server": server, "url": f"http://127.0.0.1:{port}", "dead": f"http://127.0.0.1:{dead}", "seen": seen,
-           "turn": turn}
+           "turn": turn, "slow": f"http://127.0.0.1:{slow_port}", "pages": pages}
     server.stop()
+
+
+SLOW_S = 0.15
+
+
+@pytest.mark.slow
+def test_users_keep_the_models_pace_when_answers_are_slow(plane, tmp_path):
+    """Page views start on the users' schedule, not a think time after the last answer: with answers taking
+    0.15 s (a page view and its static files ~0.6 s) and a page view due every 2 s on average, users make
+    ~0.5 page views a second (the pace asked for); waiting after each page view made it ~1 / 2.6 s, and a
+    ramp's knee then counted too many users for the same requests/s."""
+    from workshop.traffic.runner import Run
+
+    users, seconds, gap = 100, 14, 2.0
+    target = config.from_environment().replace(endpoint=plane["server"].endpoint)
+
+    def run(think):
+        return Run(plane["slow"], users, seconds, think=think, out=tmp_path / "slow", target=target, stagger=True,
+                   interval=1.0)
+
+    think = 60.0 / run(1.0).behaviour.pages_per_min / gap
+    paced = run(think)
+    assert abs(paced.behaviour.mean_wait_s - gap) < 1e-6 and paced.behaviour.static_per_page >= 2
+    del plane["pages"][:]
+    paced.start().wait()
+    arrived = sorted(plane["pages"])
+    assert arrived, "no page view reached the slow instance"
+    window = [t for t in arrived if arrived[0] + 3 <= t < arrived[0] + 12]  # users all spawned, none stopping
+    pace = len(window) / 9.0 / users * gap
+    assert pace >= 0.85, f"users kept {pace:.0%} of the pace asked for (one page view every {gap:g} s)"
 
 
 def _alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from workshop import behaviour, notebook
-from workshop.stages import downtime, infra
+from workshop.stages import downtime, infra, site
 from workshop.traffic import probe
 
 pytestmark = pytest.mark.slow  # builds stages and sends requests: make test, not make check
@@ -188,3 +188,20 @@ def test_a_watch_measures_from_the_first_error_to_the_answer_after_the_last():
     assert "down 0.70 s" in w.summary() and "7 of 15 requests failed" in w.summary()
     w.result = probe.Result([s for s in samples if s.ok][:5], 0.5)
     assert w.outage_s is None and w.summary().startswith("no request failed")
+
+
+def test_a_terminal_s_traffic_scales_the_machines_of_the_run_its_url_belongs_to(local_aws, tmp_path):
+    """`workshop traffic URL --scale K` from a terminal (its own run id) scales the machines of the run that
+    owns the URL's resource (the box's `workshop:run` tag), not the terminal's run: else the box would
+    answer at scale 1 while the summary claimed K."""
+    from workshop import aws
+    from workshop.traffic.runner import Run, get_scale
+
+    ctx = _build(1)
+    where = site.box_where(ctx, infra.find_instance(ctx, "web-a"))
+    terminal = ctx.target.replace(run_id="terminal")
+    run = Run(where.url, 2, 1, scale=7, think=1.0, out=tmp_path / "t", target=terminal)
+    result = run.start().wait()
+    endpoint = aws.endpoint(ctx.target)
+    assert result.summary["scaled_run"] == ctx.run_id
+    assert get_scale(endpoint, ctx.run_id) == 7 and get_scale(endpoint, "terminal") == 1

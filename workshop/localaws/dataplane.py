@@ -96,6 +96,9 @@ class DataPlane:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
+        #: name (lower case, no trailing dot) -> the keys of the endpoints answering to it, first published first:
+        #: `by_host` runs per proxied request and per record on every Route 53 reconcile
+        self._by_name: dict[str, list[tuple[str, str]]] = {}
         self._on_stop: list[Callable[[], Any]] = []
         self._started = threading.Event()
         self.scale = 1  # the default: machines of no run with a scale of its own
@@ -199,16 +202,38 @@ class DataPlane:
             loop.close()
         with self._lock:
             self._endpoints.clear()
+            self._by_name.clear()
 
     # --- the registry -----------------------------------------------------------------
+    @staticmethod
+    def _names(endpoint: Endpoint) -> set[str]:
+        return {n.lower().rstrip(".") for n in endpoint.names}
+
+    def _unindex(self, key: tuple[str, str], endpoint: Endpoint | None) -> None:
+        for name in self._names(endpoint) if endpoint is not None else ():
+            keys = self._by_name.get(name, [])
+            if key in keys:
+                keys.remove(key)
+            if not keys:
+                self._by_name.pop(name, None)
+
     def publish(self, endpoint: Endpoint) -> Endpoint:
+        key = (endpoint.kind, endpoint.resource_id)
         with self._lock:
-            self._endpoints[(endpoint.kind, endpoint.resource_id)] = endpoint
+            before = self._endpoints.get(key)
+            self._endpoints[key] = endpoint
+            if before is not None and self._names(before) == self._names(endpoint):
+                return endpoint  # the same names: it keeps its place among the endpoints answering to them
+            self._unindex(key, before)
+            for name in self._names(endpoint):
+                self._by_name.setdefault(name, []).append(key)
         return endpoint
 
     def withdraw(self, kind: str, resource_id: str) -> Endpoint | None:
         with self._lock:
-            return self._endpoints.pop((kind, resource_id), None)
+            gone = self._endpoints.pop((kind, resource_id), None)
+            self._unindex((kind, resource_id), gone)
+            return gone
 
     def find(self, kind: str, resource_id: str) -> Endpoint | None:
         with self._lock:
@@ -227,10 +252,8 @@ class DataPlane:
         if not name:
             return None
         with self._lock:
-            for endpoint in self._endpoints.values():
-                if name in (n.lower().rstrip(".") for n in endpoint.names):
-                    return endpoint
-        return None
+            keys = self._by_name.get(name)
+            return self._endpoints[keys[0]] if keys else None
 
     def listing(self) -> list[dict]:
         """Every endpoint as a dict (kind, resource_id, url, names, details, ...), by kind then id."""

@@ -1,9 +1,11 @@
 """Stage 7's claim with real traffic: users -> CPU -> alarm -> more instances -> CPU back toward the target.
 
 `ramp(ctx)` starts `workshop.traffic` users through the site's front door (the CloudFront
-distribution) over a few seconds and keeps them on; a sampler reads, every second, the group
-(desired capacity, instances InService) and which of its instances the load balancer finds
-healthy. Afterwards CloudWatch gives the group's `AWS/EC2 CPUUtilization` over the same
+distribution) over a few seconds and keeps them on until the group's new instances have served
+for `SETTLE_S` seconds (the CPU back toward the target), or `seconds` at most; a sampler reads,
+every second, the group (desired capacity, instances InService) and which of its instances the
+load balancer finds healthy. (A fixed duration was either long on an idle laptop or, on a busy
+one whose CPU crossed the target late, over before the group grew.) Afterwards CloudWatch gives the group's `AWS/EC2 CPUUtilization` over the same
 window (the metric the target-tracking policy and the burst alarm evaluate). `cool_down(ctx)`
 then waits, with no load, until the group is back at its minimum (the policy's AlarmLow).
 
@@ -24,11 +26,13 @@ from ..errors import WorkshopError
 from . import fleet_metrics, s06_proof, s07_auto_scaling, webtier
 
 #: the ramp's users (workshop.traffic): 50 users at 20 times the model's pace, each request standing
-#: for 4: ~33 page views (~170 requests) a second through CloudFront, ~100% CPU on the web tier's
+#: for 20: ~33 page views (~170 requests) a second through CloudFront, ~100% CPU on the web tier's
 #: four m4.large (stage 4's pair + the group's two) before it grows: over the target with a margin,
-#: so a laptop busy with other work (fewer requests sent) still crosses it
-USERS, THINK, SCALE = 50, 20.0, 10  # a cached page costs the web tier a fifth of a page: 10 puts it past the target
-LOAD_S = 18  # seconds of load: the alarm (~6 s after the CPU crosses the target), the launch, the CPU settling
+#: so a laptop busy with other work (fewer requests sent) still crosses it. Nearly every page is built
+#: from ElastiCache (a write puts the new list there), at a fifth of a page's CPU: hence 20, not less.
+USERS, THINK, SCALE = 50, 20.0, 20
+LOAD_S = 45  # seconds of load at most: the alarm (~6 s after the CPU crosses the target), the launch, settling
+SETTLE_S = 5  # seconds of load kept on once the new instances are healthy: the CPU comes back toward the target
 SPAWN_S = 4  # users start over this many seconds (a ramp, not a step)
 COOL_TIMEOUT_S = 60  # AlarmLow needs 15 low datapoints: ~30 s here
 
@@ -107,10 +111,31 @@ def ramp(ctx, users: int = USERS, seconds: int = LOAD_S, scale: int = SCALE, thi
     with Sampler(ctx) as sampler, fleet_metrics.restored_scale(ctx):
         started = time.monotonic()
         run = Run(url, users, seconds, users / spawn_s, scale, think, out, ctx.target, presenter, interval=1.0)
-        result = run.start().wait()
+        done = threading.Event()
+        watch = threading.Thread(target=_stop_once_settled, args=(run, sampler, group["MinSize"], done),
+                                 name="s07-settle", daemon=True)
+        run.start()
+        watch.start()
+        try:
+            result = run.wait()
+        finally:
+            done.set()
+            watch.join()
     fleet_metrics.publish_now(ctx)
     offset = started - sampler.started
     return _figures(ctx, sampler.rows, result.rows, offset, t0, group["MinSize"], result.summary)
+
+
+def _stop_once_settled(run, sampler: Sampler, min_size: int, done: threading.Event, settle_s: float = SETTLE_S):
+    """Stop `run` `settle_s` seconds after more than `min_size` of the group's instances are healthy."""
+    joined = None
+    while not done.wait(0.25):
+        last = sampler.rows[-1] if sampler.rows else None
+        if joined is None and last is not None and last["healthy"] > min_size:
+            joined = time.monotonic()
+        if joined is not None and time.monotonic() - joined >= settle_s:
+            run.stop()
+            return
 
 
 def cool_down(ctx, timeout_s: float = COOL_TIMEOUT_S, after: dict | None = None) -> dict:

@@ -37,8 +37,9 @@ class Console(Silent):
     def started(self, run) -> None:
         o = run.options
         self.say(f"Locust (pid {run.locust.pid}) → {run.allowed.url} ({run.allowed.kind} {run.allowed.resource_id}): "
-                 f"{o.users} users at {o.spawn_rate:g}/s for {o.duration_s} s {run.scale_line}; "
-                 f"output in {run.folder}")
+                 f"{o.users} users at {o.spawn_rate:g}/s for {o.duration_s} s {run.scale_line}"
+                 + (f" (the machines of run {run.scaled_run} work at scale {o.scale:,})" if run.scaled_run else "")
+                 + f"; output in {run.folder}")
 
     def interval(self, run, row: dict, line: str) -> None:
         self.say(line)

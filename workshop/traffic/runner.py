@@ -111,13 +111,16 @@ class Run:
         self._stopped_by = "duration"
         self._startup_s: float | None = None
         self._spread: dict = {}
+        self.scaled_run: str | None = None  # the course run whose machines the local scale was set for
 
     # --- control ----------------------------------------------------------------------------
     def start(self) -> Run:
-        if self.target.is_local:
+        if self.target.is_local:  # the scale is for the machines of the run the URL's resource belongs to
             from .. import aws
+            from .owner import run_of
 
-            set_scale(aws.endpoint(self.target), self.options.scale, self.target.run_id)
+            self.scaled_run = run_of(self.allowed.kind, self.allowed.resource_id, self.target) or self.target.run_id
+            set_scale(aws.endpoint(self.target), self.options.scale, self.scaled_run)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.locust = process.start(self.allowed.url, self.options.users, self.options.spawn_rate,
                                     self.options.duration_s, self.folder,
@@ -194,7 +197,7 @@ class Run:
             "url": self.allowed.url, "kind": self.allowed.kind, "resource_id": self.allowed.resource_id,
             "host_header": self.allowed.host_header,
             "target": self.target.kind, "users": o.users, "spawn_rate": o.spawn_rate, "duration_s": o.duration_s,
-            "scale": o.scale, "think": o.think, "talk_active_users": o.talk_active_users,
+            "scale": o.scale, "scaled_run": self.scaled_run, "think": o.think, "talk_active_users": o.talk_active_users,
             "talk_users": round(o.talk_active_users / self.active_share), "talk_scale": self.scale_line,
             **{k: totals[k] for k in ("requests", "failures", "rps", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")},
             "error_pct": round(100.0 * totals["failures"] / totals["requests"], 2) if totals["requests"] else 0.0,

@@ -154,10 +154,17 @@ def _http_listener(lb):
     return next((li for li in http if int(li.port) == 80), min(http, key=lambda li: int(li.port)))
 
 
-def _group(tg, ec2) -> Group:
+def instances_of(ec2) -> dict:
+    """id -> instance of one EC2 backend, read once. moto's `get_instance_by_id` copies every reservation
+    on each call: per target, on every reconcile, that grew with every instance ever launched (terminated
+    ones stay listed) until a long-lived local AWS spent its time there and health checks fell behind."""
+    return {i.id: i for r in list(ec2.reservations.values()) for i in list(r.instances)}
+
+
+def _group(tg, instances: dict) -> Group:
     targets = []
     for target_id in list(tg.targets):
-        instance = ec2.get_instance_by_id(target_id) if target_id.startswith("i-") else None
+        instance = instances.get(target_id) if target_id.startswith("i-") else None
         if instance is not None:
             targets.append(Target(target_id, instance.state, instance.availability_zone or "",
                                   instance.private_ip or ""))
@@ -180,7 +187,7 @@ def read() -> tuple[dict[str, Balancer], dict[str, Group]]:
         lbs = list(backend.load_balancers.values())
         if not lbs:
             continue
-        ec2 = ec2_backends[account][region]
+        instances = None
         for lb in lbs:
             if lb.type != "application" or lb.state != "active":
                 continue
@@ -194,6 +201,7 @@ def read() -> tuple[dict[str, Balancer], dict[str, Group]]:
             for arn in balancer.group_arns:
                 tg = backend.target_groups.get(arn)
                 if tg is not None and arn not in groups:
-                    groups[arn] = _group(tg, ec2)
+                    instances = instances_of(ec2_backends[account][region]) if instances is None else instances
+                    groups[arn] = _group(tg, instances)
             balancers[lb.arn] = balancer
     return balancers, groups
