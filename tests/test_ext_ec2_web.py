@@ -97,7 +97,7 @@ def ec2(aws):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def _wait(predicate, timeout=3.0):
+def _wait(predicate, timeout=10.0):  # returns as soon as it holds: room for a slow CI machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

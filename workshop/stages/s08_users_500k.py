@@ -100,9 +100,12 @@ def build(ctx, web_per_az: int = WEB_PER_AZ) -> None:
         raise WorkshopError(f"no Auto Scaling group {s07_auto_scaling.group_name(ctx)}: stage 7 builds it; "
                                     "run ws.build_previous()")
     desired = min(group["MaxSize"], group_desired(ctx, web_per_az))
-    if group["DesiredCapacity"] != desired:
-        infra.client(ctx, "autoscaling").set_desired_capacity(
-            AutoScalingGroupName=s07_auto_scaling.group_name(ctx), DesiredCapacity=desired, HonorCooldown=False)
+    if group["MinSize"] != desired or group["DesiredCapacity"] < desired:
+        # the floor, not only the desired capacity: an idle group's target tracking (AlarmLow) would scale a
+        # hand-set desired capacity back to the minimum within minutes, on AWS as here
+        infra.client(ctx, "autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=s07_auto_scaling.group_name(ctx), MinSize=desired,
+            DesiredCapacity=max(desired, group["DesiredCapacity"]))
     wait_in_service(ctx, min(2 * web_per_az, desired + len(s07_auto_scaling.baseline_instances(ctx))))
 
 
