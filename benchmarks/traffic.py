@@ -1,6 +1,7 @@
 """Measure `workshop traffic` itself: the floor a learner's laptop can generate, and what Locust costs.
 
 Run: .venv/bin/python benchmarks/traffic.py [SECONDS]   (prints figures measured in this one run)
+     .venv/bin/python benchmarks/traffic.py knee [STAGE ...] | path [SECONDS] [CONCURRENCY]   (see below)
 
 Rows (each a function below; later stages add theirs to ROWS):
 - floor N users: Locust (as `workshop traffic` runs it, at the fastest pace, think 100) against a
@@ -10,9 +11,13 @@ Rows (each a function below; later stages add theirs to ROWS):
 - Locust's cost: its start-up (spawn -> first request at the server) and peak RSS, headless (the
   tool's choice: live figures from its stats-history CSV) vs with its web UI (figures polled from
   /stats/requests), the comparison behind stats.py's choice.
-- to come: "through the stage-6 path" (the same floor via load balancer -> instances) and "model
-  knee vs measured knee" (the users where p95 turns up, against `workshop capacity --stage N`'s
-  max_users from `capacity.plan(topology).max_users`, both at the same --scale).
+
+The two other traffic figures have scripts of their own, and this one runs them by name:
+
+- `benchmarks/traffic.py knee [STAGE ...]` = `benchmarks/knee.py`: model and measurement side by side
+  per stage (a ramp's knee against `workshop capacity --stage N`'s max_users, at the same scale);
+- `benchmarks/traffic.py path [SECONDS] [CONCURRENCY]` = `benchmarks/stage6_path.py`: requests/s through
+  stage 6's whole path against this floor.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from workshop.localaws.server import LocalAWS
 from workshop.traffic import behaviour, process
 from workshop.traffic.runner import Run
 
-SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10
 FIRST_REQUEST: list[float] = []
 
 
@@ -175,4 +180,16 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] in (["knee"], ["path"]):
+        which = sys.argv.pop(1)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        if which == "knee":
+            import knee
+
+            knee.main(sys.argv[1:])
+        else:
+            import stage6_path
+
+            stage6_path.main()
+    else:
+        main()

@@ -171,4 +171,4 @@ def test_stage_7_peak_claim_agrees_with_the_model(course_lines):
     from workshop.stages import s07_auto_scaling as s07
 
     seven = next(line for line in course_lines if line.stage == 7)
-    assert s07.PEAK_USERS > seven.peak and capacity.about(seven.peak) == "560,000"
+    assert s07.PEAK_USERS > seven.peak and capacity.about(seven.peak) == "760,000"

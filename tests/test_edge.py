@@ -156,6 +156,49 @@ def test_www_through_cloudfront_reaches_s3_and_the_load_balancer(local_aws):
     assert status == 200 and headers["X-Instance-Id"] in {i.instance_id for i in cdn.site.instances}
 
 
+def test_hops_between_the_kits_proxies_are_calls_with_the_same_answer(local_aws):
+    """Edge -> CloudFront -> load balancer: the two inner hops call the next proxy's handler (no HTTP on the
+    distribution's or the load balancer's port, yet each handles the request), and the instance gets the same
+    request as through the ports: a POST's body, the query, X-Forwarded-For with a hop per proxy, CloudFront's
+    Via. A port no proxy of this process serves (the instance's) is still reached over HTTP."""
+    import json
+
+    from workshop.localaws.ext import _proxy, cloudfront_dataplane, elbv2_dataplane
+
+    cdn = build_cdn(local_aws, _healthy_site(local_aws))
+    edge = _edge_port(local_aws)
+    lb = elbv2_dataplane.plane_of(local_aws).listeners[cdn.site.lb["LoadBalancerArn"]]
+    dist = cloudfront_dataplane.plane_of(local_aws).edges[cdn.dist["Id"]]
+    assert {lb.port, dist.port} <= set(_proxy._LOCAL) and cdn.site.instances[0].port not in _proxy._LOCAL
+    http_before = (lb.http.requests_count, dist.http.requests_count)
+    status, headers, body = get(f"http://127.0.0.1:{edge}/whoami?a=1&b=%20x", {"Host": cdn.dist["DomainName"]})
+    seen = json.loads(body)["headers"]
+    assert status == 200 and headers["X-Cache"] == "Miss from cloudfront", (status, headers)
+    assert (lb.http.requests_count, dist.http.requests_count) == http_before  # no HTTP on their ports
+    assert seen["X-Forwarded-For"] == "127.0.0.1, 127.0.0.1" and seen["Via"].endswith("(CloudFront)")
+    assert seen["X-Amzn-Trace-Id"].startswith("Root=")
+    # the same request straight to the distribution's port: HTTP there, the same kind of answer
+    status2, headers2, body2 = get(f"http://127.0.0.1:{dist.port}/whoami?a=1&b=%20x")
+    assert status2 == 200 and dist.http.requests_count == http_before[1] + 1
+    assert json.loads(body2)["instance_id"] in {i.instance_id for i in cdn.site.instances}
+
+
+def test_a_local_request_reads_like_aiohttps():
+    """What a proxy reads of a call (path decoded, query string, headers, body) is what aiohttp gives it."""
+    import asyncio
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from workshop.localaws.ext._proxy import LocalRequest
+
+    for path_qs in ("/", "/a%20b/c?x=1&y=%20z", "/static/app.css?v=2#frag", "/%E2%9C%93?q=%E2%9C%93"):
+        mine = LocalRequest("GET", path_qs, {"Host": "h", "X-A": "1"}, b"body")
+        theirs = make_mocked_request("GET", path_qs, headers={"Host": "h", "X-A": "1"})
+        assert (mine.path, mine.query_string, mine.raw_path) == (theirs.path, theirs.query_string, theirs.raw_path), \
+            path_qs
+        assert mine.headers["x-a"] == "1" and asyncio.run(mine.read()) == b"body"
+
+
 def test_failover_answers_the_secondary_when_the_primary_load_balancer_has_no_healthy_target(local_aws):
     """Failover records: PRIMARY while its load balancer has a healthy target (EvaluateTargetHealth), else SECONDARY."""
     from workshop import aws

@@ -49,3 +49,43 @@ def test_scale_puts_k_times_the_work_on_the_vcpus():
         slots.book(0.01, max_wait=0.015)  # waits 0.2 s here, 0.02 s at the talk's scale
     assert slots.take_busy() == pytest.approx(0.2)
     assert slots.book(0.01, max_wait=0.025) == pytest.approx(0.03, abs=0.002)
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _steady(slots: Slots, clock: _Clock, per_s: float, seconds: float, cost: float, max_wait=None) -> list:
+    """Requests of `cost` arriving evenly at `per_s` a second for `seconds`: each one's wait (None if refused)."""
+    out = []
+    for _ in range(int(per_s * seconds)):
+        clock.t += 1.0 / per_s
+        try:
+            out.append(slots.book(cost, max_wait) - cost)
+        except Overloaded:
+            out.append(None)
+    return out
+
+
+def test_a_sustained_overload_waits_in_full_at_any_scale():
+    """At scale 40 (each local request books 40 x 10 ms) one vCPU takes 2.5 local requests a second. At 80% of
+    that the waits stay a real request's (÷ K: tens of ms at most) however long it runs; at 150% the backlog
+    grows by half a second every second, and so do the waits (not ÷ 40: that kept p95 low at 143% CPU), a
+    few seconds late (the load is smoothed over SMOOTH_S), until the server refuses past max_wait."""
+    clock = _Clock()
+    calm = Slots(1, scale=lambda: 40, clock=clock)
+    waits = _steady(calm, clock, 2.0, 60, 0.01, max_wait=1.0)
+    assert None not in waits and max(waits) < 0.05 and calm.sustained < 0.1
+    clock = _Clock()
+    hot = Slots(1, scale=lambda: 40, clock=clock)
+    waits = _steady(hot, clock, 3.75, 12, 0.01, max_wait=1.0)
+    answered = [w for w in waits[: int(3.75 * 6)] if w is not None]
+    assert answered and max(answered) > 0.2, answered  # within 6 s (the smoothing's lag): past a fifth of a second
+    assert None in waits and waits.count(None) > len(waits) / 5  # then refusals: errors, the knee
+    clock = _Clock()
+    burst = Slots(1, scale=lambda: 40, clock=clock)
+    assert [burst.book(0.01) for _ in range(3)][-1] < 0.05  # a burst with no sustained load: ÷ K, as before

@@ -226,6 +226,19 @@ def test_dynamodb_sessions_are_shared_between_instances():
             app.stop()
 
 
+def test_dynamodb_sessions_run_off_the_loop_unless_the_client_says_it_does_not_block():
+    """A boto3 client blocks (its calls go to a thread); the local AWS's in-memory client says `blocking = False`
+    and is called on the app's loop; anything else that says nothing counts as blocking."""
+    from workshop.webapp.sessions import DynamoSessions
+
+    class InMemory:
+        blocking = False
+
+    assert DynamoSessions(boto3.client("dynamodb", region_name="us-east-1"), "t").blocking is True
+    assert DynamoSessions(InMemory(), "t").blocking is False
+    assert DynamoSessions(object(), "t").blocking is True
+
+
 def test_memory_sessions_are_bounded_least_recent_first():
     """Past the limit the least recently seen session is dropped; a recent one keeps counting."""
     from workshop.webapp.sessions import MemorySessions

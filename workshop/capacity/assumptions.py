@@ -89,9 +89,11 @@ _ALL: tuple[Assumption, ...] = (
     A("cache_ops_per_vcpu", 25_000.0, "operations / s / vCPU", 0.0, 10_000_000.0,
       "kit default: a quarter of redis-benchmark's ~100,000 GET/s per core (redis.io benchmarks)",
       "cache: operations per vCPU per second", low_open=True, group="servers"),
-    A("target_utilisation", 0.7, "share of CPU", 0.0, 1.0,
-      "kit default: keep 30% headroom (Auto Scaling target tracking examples use 40-70% CPU)",
-      "servers: highest sustainable CPU", low_open=True, group="servers"),
+    A("knee_utilisation", 0.95, "share of CPU", 0.0, 1.0,
+      "kit default: the busiest server's CPU where p95 passes 500 ms (the knee, workshop/traffic/knee.py); "
+      "measured on the local AWS's emulated servers at 94-100% (benchmarks/knee.py, docs/performance.md); "
+      "a single-vCPU queue (M/G/1) with the model's request mix reaches it near 91%, more vCPUs later",
+      "servers: CPU at the knee", low_open=True, group="servers"),
     # --- managed services (AWS default quotas, from quotas.py) ---------------------------------
     A("cloudfront_rps", _q("cloudfront_rps"), "requests / s / distribution", 0.0, 1e9,
       f"AWS CloudFront quota: {QUOTAS['cloudfront_rps'].cite()}",

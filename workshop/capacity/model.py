@@ -2,7 +2,8 @@
 
 A topology becomes a `Plan`: for each tier, the load one user puts on it at the peak
 (vCPUs kept busy, or requests/s for a managed service) and what the tier can sustain
-(vCPUs × target utilisation, or AWS's default quota). Load is linear in users, so a plan
+(vCPUs × the CPU share at the knee, knee_utilisation: where p95 passes
+500 ms; or AWS's default quota). Load is linear in users, so a plan
 answers any number of users in microseconds (`Plan.at(users)`): the widgets' slider and
 `sweep` build the plan once. `evaluate` = plan + at.
 
@@ -354,7 +355,7 @@ def _plan(topo: Topology, a: Mapping[str, float], down: str | None) -> Plan:
 
 def _tiers(load: _Load, a, topo, full_stack, web_types, primaries, lost_primary, replicas, caches, sessions,
            serverless, groups=()) -> list[TierPlan]:
-    target = a["target_utilisation"]
+    target = a["knee_utilisation"]  # a CPU tier serves until its queue turns p95 up
     tiers: list[TierPlan] = []
 
     def cpu_tier(key, label, per_user, vcpu):

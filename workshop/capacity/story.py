@@ -114,7 +114,7 @@ def changes(before: Plan, after: Plan, topo_before: Topology, topo_after: Topolo
 
 
 def _figure(users: int, how: str, p: Plan) -> str:
-    """'~8,300 users at the kit's 99.9% target (what it keeps with an AZ lost; ~17,000 at its peak)'"""
+    """'~11,000 users at the kit's 99.9% target (what it keeps with an AZ lost; ~23,000 at its peak)'"""
     target = f"{100 * limits.TARGET:g}%"
     if how == "its peak" or about(users) == about(p.max_users):
         return f"~{about(users)} users at the kit's {target} target ({how})"

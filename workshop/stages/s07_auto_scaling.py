@@ -47,7 +47,7 @@ TARGET_CPU = 50.0  # per cent: the target AWS's own examples use for ASGAverageC
 BURST_CPU, BURST_STEP = 75.0, 2  # the simple policy: +2 instances when CPU > 75% for 2 minutes
 #: the evening peak of the model's day; with stage 3's m4.large web servers the capacity model
 #: needs ~12 of them at 50% CPU for it, so the group meets its max (2 baseline + 10). It is past what
-#: the whole design serves (the database primary's writes stop it near 560,000): `peak_line` says so
+#: the whole design serves (the database primary's writes stop it near 760,000): `peak_line` says so
 PEAK_USERS = 900_000
 #: the metric EC2 publishes per Auto Scaling group (Amazon EC2 User Guide, "List the available
 #: CloudWatch metrics for your instances"), and the predefined metric target tracking names for it

@@ -14,8 +14,8 @@ of the answers over the web instances and the two AZs (the app's `X-Instance-Id`
 `X-Availability-Zone`). `served(m)` is the verdict: errors below `MAX_ERROR_PCT` and p95 below
 `P95_MS` (the knee's thresholds, `workshop.traffic.knee`), answers from both AZs.
 
-The capacity model (`workshop capacity --stage 8`) puts stage 8's peak near 1.1 million users
-(its web tier at 70% CPU), so 500,000 users are about a third of its CPU: served with room.
+The capacity model (`workshop capacity --stage 8`) puts stage 8's peak near 1.5 million users
+(its web tier at 95% CPU, the knee), so 500,000 users are about a third of its CPU: served with room.
 """
 
 from __future__ import annotations

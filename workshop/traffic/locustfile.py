@@ -8,11 +8,14 @@ process). It imports nothing from the kit: the user's pace comes on the command 
 A page view is `GET /` (the dynamic page, with the session cookie Locust's cookie jar keeps),
 then the page's static requests, then, on average `--wl-write-per-page` times, `POST /messages`
 (303 expected; the redirect is not followed). A user's page views *start* on a schedule whose gaps are
-exponentially distributed with mean 60 / pages-per-min / think seconds (open pacing: a slow answer
-does not slow the user down, as a crowd of real users does not wait for a slow site to come back
-later; a user who falls behind its schedule starts the next page view at once). Waiting the gap
-*after* each page view instead made the users' rate fall as the answers slowed, so a ramp's knee
-came at 1.3-1.7x the users the capacity model counts for the same requests/s.
+exponentially distributed with mean 60 / pages-per-min / think seconds, whether or not the last one
+has been answered (open arrivals: one virtual user stands for think x scale real users, and a slow
+answer to one of them does not hold the others back). A page view due while earlier ones still
+wait runs beside them, up to `IN_FLIGHT` per user; one due beyond that is not sent and counts as a
+failed `GET /` ("the site is this far behind": the users it stands for gave up). Waiting the gap
+*after* each page view made the users' rate fall as the answers slowed, and dropping page views
+that fell behind (without counting them) did the same: at an overloaded server the ramp asked for
+less and p95 stayed low, so a ramp's knee came at 1.3-2x the users the capacity model counts.
 
 With `--wl-stagger` a user waits before its first page view too, so the users' page views arrive at
 the steady rate from the start (without it, every user's first page view comes at spawn: a burst of
@@ -34,11 +37,14 @@ import time
 from urllib.parse import urlencode
 
 import gevent
+import gevent.pool
 from locust import FastHttpUser, events, stats, task
 
 STATIC_PATHS = ("/static/app.css", "/static/app.js", "/static/logo.svg")  # behaviour.STATIC_PATHS
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 NONE = "-"  # a response without the header (a refused connection, a server that does not send it)
+#: page views of one user waiting for answers at once; one due beyond this is counted failed, not sent
+IN_FLIGHT = 8
 
 # Locust flushes its CSV files every 5 s; the runner reads the history live, so every second
 stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
@@ -140,11 +146,16 @@ def _init(environment, **_):
         WebUser.default_headers = {"Host": options.wl_host_header}
 
 
+class BehindSchedule(Exception):
+    """A page view came due while `IN_FLIGHT` of the same user's were still waiting for answers."""
+
+
 class WebUser(FastHttpUser):
     """An active user of the capacity model: page views with their static files, sometimes a write."""
 
     connection_timeout = 5.0
     network_timeout = 30.0
+    concurrency = IN_FLIGHT  # FastHttpUser's connection pool: one connection per page view in flight
 
     @staticmethod
     def _mean_gap() -> float:
@@ -154,21 +165,25 @@ class WebUser(FastHttpUser):
         return random.expovariate(1.0 / self._mean_gap())
 
     def wait_time(self):
-        """Until this user's next page view is due on its schedule (0 when it is behind; more than two
-        mean gaps behind, the missed page views are dropped, as users who gave up, not sent in a burst)."""
+        """Until this user's next page view is due on its schedule (the schedule never waits for answers)."""
         now = time.monotonic()
-        if now - self._due > 2 * self._mean_gap():
-            self._due = now
-        self._due += self._gap()
+        self._due = max(self._due, now - self._mean_gap()) + self._gap()  # a stalled scheduler does not burst
         return max(0.0, self._due - now)
 
     def on_start(self):
         """With --wl-stagger, a user's first page view comes after a gap like any other (exponential:
         the users' page views arrive as a steady stream from the first second), not all at spawn."""
+        self._views = gevent.pool.Group()
+        self._started: dict[object, float] = {}
         self._due = time.monotonic()
         if _pace["stagger"]:
             self._due += self._gap()
             gevent.sleep(max(0.0, self._due - time.monotonic()))
+
+    def on_stop(self):
+        """The page views in flight get a moment to finish (Locust's --stop-timeout is 2 s), then end."""
+        self._views.join(timeout=1.5)
+        self._views.kill(block=False)
 
     def _get(self, path: str, name: str | None = None):
         self._note(self.client.get(path, name=name or path))
@@ -181,6 +196,19 @@ class WebUser(FastHttpUser):
 
     @task
     def page_view(self):
+        """Start the page view that is due beside any still waiting (or count it failed past `IN_FLIGHT`)."""
+        if len(self._views) >= IN_FLIGHT:
+            waited = time.monotonic() - min(self._started.values())
+            events.request.fire(request_type="GET", name="/", response_time=waited * 1000.0, response_length=0,
+                                exception=BehindSchedule(f"{IN_FLIGHT} page views of this user still wait for "
+                                                         "answers: the site is behind"), context={})
+            return
+        view = gevent.spawn(self._page_view)
+        self._started[view] = time.monotonic()
+        view.link(lambda g: self._started.pop(g, None))
+        self._views.add(view)
+
+    def _page_view(self):
         self._get("/")
         for i in range(_count(_pace["static_per_page"])):
             self._get(STATIC_PATHS[i % len(STATIC_PATHS)])

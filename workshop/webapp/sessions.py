@@ -41,13 +41,15 @@ class MemorySessions:
 
 
 class DynamoSessions:
-    """Sessions in a DynamoDB table whose partition key is `session_id` (S)."""
+    """Sessions in a DynamoDB table whose partition key is `session_id` (S). A boto3 client's calls block (the
+    app runs them off its event loop); a client that says `blocking = False` (the local AWS's, answering in
+    memory) is called on the loop."""
 
     kind = "dynamodb"
-    blocking = True
 
     def __init__(self, client, table: str, ttl_attribute: str = TTL_ATTRIBUTE, ttl_seconds: int = TTL_SECONDS,
                  clock=time.time):
+        self.blocking = getattr(client, "blocking", True) is not False
         self.client, self.table = client, table
         self.ttl_attribute, self.ttl_seconds, self.clock = ttl_attribute, int(ttl_seconds), clock
 
