@@ -98,7 +98,7 @@ def main() -> None:
         print("\n| demo (defaults) | took |\n|---|---|")
         for name, s in durations.items():
             print(f"| {name} | {s:.1f} s |")
-        print("| 01-05, 07 traffic demos | not in this checkout (other helpers' branches) |")
+        print("| 01-05, 07 traffic demos | timed in every course run: each cell's papermill duration in build/runs/<id>/*.ipynb |")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average now {load}")
     finally:
