@@ -257,12 +257,12 @@ def plane():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answer_s", [0.15, 1.0])
-def test_users_keep_the_models_pace_when_answers_are_slow(plane, tmp_path, answer_s):
+@pytest.mark.parametrize("answer_s, kept", [(0.15, 0.85), (1.0, 0.7)])
+def test_users_keep_the_models_pace_when_answers_are_slow(plane, tmp_path, answer_s, kept):
     """Page views start on the users' schedule, whether or not the last one was answered: with a page view
     due every 2 s on average, users make ~0.5 page views a second (the pace asked for) when answers take
     0.15 s (a page view and its static files ~0.6 s) and when they take 1 s (a page view ~4 s: two or three
-    of one user's run at once, as the different real users one virtual user stands for would). Waiting
+    of one user's run at once, as the different real users one virtual user stands for would: >= 70% kept). Waiting
     after each page view made it ~1 / 2.6 s at 0.15 s; dropping the page views a user fell behind on made it
     ~1 / 4 s at 1 s, and an overloaded server then saw less load than asked, with a low p95."""
     from workshop.traffic.runner import Run
@@ -285,7 +285,8 @@ def test_users_keep_the_models_pace_when_answers_are_slow(plane, tmp_path, answe
     assert arrived, "no page view reached the slow instance"
     window = [t for t in arrived if arrived[0] + 3 <= t < arrived[0] + 12]  # users all spawned, none stopping
     pace = len(window) / 9.0 / users * gap
-    assert pace >= 0.85, f"users kept {pace:.0%} of the pace asked for (one page view every {gap:g} s)"
+    # (old code: 56-73% at 0.15 s, 23% at 1 s; 250 page views in flight at 1 s load this 2-core machine)
+    assert pace >= kept, f"users kept {pace:.0%} of the pace asked for (one page view every {gap:g} s)"
     plane["slow_s"]["s"] = 0.15
 
 

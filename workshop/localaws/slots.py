@@ -17,17 +17,6 @@ benchmarks/knee.py: at K = 21-41, stages 6 and 8 passed p95 500 ms at half the m
 the web tier at 40-60% CPU). The throughput at which a server saturates is unchanged: each
 request still books `K x cost`. At K = 1 this is a plain multi-server queue.
 
-**Sustained overload is not divided.** Dividing by K is right for the waits that chance makes
-(bursts of arrivals in a server that keeps up on average), not for a backlog that builds because
-more work arrives than the vCPUs do: that one grows by (load - 1) seconds a second however fine
-the requests, so a real server's requests wait all of it. Each server therefore also keeps the
-backlog its *smoothed* load builds (`sustained`: the work that arrived, spread over `SMOOTH_S`
-seconds, minus what its vCPUs did, never below zero) and a request's wait counts that part in
-full and only the rest ÷ K. Below saturation the smoothed load stays under the vCPUs and nothing
-changes; past it, waits grow as on AWS and the server refuses past `max_wait` (measured with
-benchmarks/knee.py: at K = 40, stage 6's database primary at 143% of its CPU still answered with
-p95 150 ms in a 12-s step, the knee 1.5x the model's, before this).
-
 **Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale: its
 local wait ÷ K) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept
 queue refuses it. So a saturated server holds up to K x `max_wait` s of booked work, which it works
@@ -42,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -50,8 +38,6 @@ log = logging.getLogger("workshop.localaws.slots")
 
 #: vCPUs assumed for a type the capacity model's table lacks
 UNKNOWN_TYPE_VCPUS = 2
-#: seconds over which arriving work is smoothed to tell a sustained backlog from a burst (see the module)
-SMOOTH_S = 2.0
 
 
 class Overloaded(Exception):
@@ -71,24 +57,19 @@ def slot_count(instance_type: str) -> int:
 class Slots:
     """`count` vCPUs; `scale()` is how many talk-scale requests one local request stands for."""
 
-    def __init__(self, count: float, scale: Callable[[], int] = lambda: 1, min_sleep: float = 0.001,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, count: float, scale: Callable[[], int] = lambda: 1, min_sleep: float = 0.001):
         self._free_at: list[float] = []
         self.count = 0
         self.scale = scale
         self.min_sleep = min_sleep
-        self.clock = clock
         self.busy = 0.0  # vCPU-seconds booked since the last take_busy()
         self.total = 0.0  # vCPU-seconds booked since start (only grows: for readers other than the metrics)
-        self._rate = 0.0  # arriving work, smoothed over SMOOTH_S (vCPU-seconds a second)
-        self.sustained = 0.0  # vCPU-seconds of backlog the smoothed load built (see the module)
-        self._seen = clock()
         self.resize(count)
 
     def resize(self, count: float) -> None:
         """Change the number of vCPUs (a new instance type), keeping what is booked."""
         wanted = max(1, int(-(-count // 1)))
-        now = self.clock()
+        now = time.monotonic()
         while len(self._free_at) < wanted:
             heapq.heappush(self._free_at, now)
         if len(self._free_at) > wanted:
@@ -98,35 +79,20 @@ class Slots:
 
     def wait(self) -> float:
         """How long a request arriving now would wait for a vCPU."""
-        return max(0.0, self._free_at[0] - self.clock())
-
-    def _flow(self, now: float) -> None:
-        """Bring the smoothed load and the sustained backlog up to `now`."""
-        dt = now - self._seen
-        if dt <= 0:
-            return
-        self._seen = now
-        decay = math.exp(-dt / SMOOTH_S)
-        arrived = self._rate * SMOOTH_S * (1.0 - decay)  # the smoothed work that came in over dt
-        self.sustained = max(0.0, self.sustained + arrived - self.count * dt)
-        self._rate *= decay
+        return max(0.0, self._free_at[0] - time.monotonic())
 
     def book(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> float:
         """Book `cost x scale` (`cost` alone when not `scaled`: a request that stands only for itself)
-        on the vCPU that frees first; seconds from now until this request is answered (its wait at the
-        talk's scale plus `cost`: a real request's latency). Overloaded, with nothing booked, past `max_wait`."""
-        now = self.clock()
-        self._flow(now)
+        on the vCPU that frees first; seconds from now until this request is answered (its wait ÷ scale
+        plus `cost`: a real request's latency). Overloaded, with nothing booked, past `max_wait`."""
+        now = time.monotonic()
         start = max(now, self._free_at[0])
         k = max(1, int(self.scale())) if scaled else 1
-        local = start - now
-        held = min(self.sustained / self.count, local)  # a backlog a real server would have too
-        wait = held + (local - held) / k  # at the talk's scale
+        wait = (start - now) / k  # at the talk's scale
         if max_wait is not None and wait > max_wait:
-            raise Overloaded(f"{local:.1f} s of work already waits for {self.count} vCPU(s)")
+            raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
         work = cost * k
         heapq.heapreplace(self._free_at, start + work)
-        self._rate += work / SMOOTH_S
         self.busy += work
         self.total += work
         return wait + cost
