@@ -10,9 +10,9 @@ connection broke) and `TimedOut` (no answer within the read timeout).
 in this same process (the edge to a CloudFront distribution, a distribution to a load balancer),
 `forward` calls that proxy's handler with the request (`LocalRequest`: method, path, headers, body)
 instead of writing HTTP to a socket and parsing it back on the same event loop: the same handler,
-the same answer, without two HTTP parsers and a connection per hop. Measured with
-`benchmarks/stage6_path.py`: stage 6's path (edge -> CloudFront -> load balancer -> instance)
-spent about half its time in those two hops' HTTP. The last hop, to an instance's web app (a whole
+the same answer, without two HTTP parsers and a connection per hop (`benchmarks/stage6_path.py`:
+alone this did not lift stage 6's path, which waited on the interpreter lock and the session write,
+see docs/performance.md; it is the loop's work saved once those were mended). The last hop, to an instance's web app (a whole
 aiohttp application with its own middleware and files), stays HTTP, as do requests from outside.
 """
 
