@@ -8,19 +8,29 @@ read 1/1,000 s, a cache operation 1/25,000 s).
 **Scale.** With the data plane's scale K (`dataplane.DataPlane.scale`), one local request
 stands for K at the talk's scale, so it puts `K x cost` of work on the slot that frees first:
 the server's throughput, in local requests, is 1/K of a real one's, and its CPUUtilization is
-what the talk-scale traffic would cause. The request itself is answered after its wait
-**divided by K** plus its own `cost`: the latency one real request would see. The queue holds
-K-times-coarser requests than a real server's at the same utilisation, so its waits are K times
-a real one's (a multi-server queue's waits scale with its service time); dividing by K gives the
-real wait, so p95 turns up where it would on AWS, not K times sooner (measured with
-benchmarks/knee.py: at K = 21-41, stages 6 and 8 passed p95 500 ms at half the model's peak with
-the web tier at 40-60% CPU). The throughput at which a server saturates is unchanged: each
-request still books `K x cost`. At K = 1 this is a plain multi-server queue.
+what the talk-scale traffic would cause. The queue in front of the slots is the talk-scale
+server's, seen through coarser requests, and its wait has two parts:
 
-**Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale: its
-local wait ÷ K) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept
-queue refuses it. So a saturated server holds up to K x `max_wait` s of booked work, which it works
-off (at 100% CPU) once the load falls.
+- **chance**: below 100% CPU a queue forms only when requests happen to bunch. The local queue
+  bunches K-times-coarser requests, so its chance waits are K times a real one's (a multi-server
+  queue's waits scale with its service time); they count **divided by K**: p95 turns up where it
+  would on AWS, not K times sooner (at K = 21-41 it turned up at half the model's peak with the
+  web tier at 40-60% CPU before this division: benchmarks/knee.py).
+- **backlog**: above 100% the queue grows by (load - 1) seconds every second, at the talk's scale
+  as here (each request books its K requests' work), and a real request waits all of it. The
+  part of the local wait beyond `BACKLOG_LUMPS` average requests' work (per vCPU) counts **in
+  full**. Chance alone rarely queues that much below ~90% CPU: `benchmarks/backlog.py` feeds
+  this class the knee benchmark's two bottlenecks (a database at K = 40, Poisson arrivals; a web
+  instance at K = 66 behind a round robin) in 12-s steps: p95 5-6 ms at 90% of their CPU (as ÷ K
+  alone gives; all waits in full: 260-300 ms), past 500 ms at 110-120% (÷ K alone: 44-60 ms). The
+  measured knees are in docs/performance.md. Without this part a server at 143% CPU answered with
+  p95 150 ms.
+
+At K = 1 both parts are the plain multi-server queue's wait.
+
+**Overload.** A request that would wait more than `max_wait` seconds (at the talk's scale, as
+above) for a slot is refused at once (`Overloaded`), as an overloaded server's full accept queue
+refuses it; it books nothing.
 
 Waiting is an `asyncio.sleep` (never a busy loop), so two real cores play twenty machines;
 waits shorter than `min_sleep` (the event loop's ~1 ms clock) are booked but not slept.
@@ -38,6 +48,10 @@ log = logging.getLogger("workshop.localaws.slots")
 
 #: vCPUs assumed for a type the capacity model's table lacks
 UNKNOWN_TYPE_VCPUS = 2
+#: a local wait beyond this many average requests' work per vCPU is a backlog, waited in full (see above)
+BACKLOG_LUMPS = 8.0
+#: weight of the newest request in the running average of a request's work
+_LUMP_WEIGHT = 0.02
 
 
 class Overloaded(Exception):
@@ -57,8 +71,11 @@ def slot_count(instance_type: str) -> int:
 class Slots:
     """`count` vCPUs; `scale()` is how many talk-scale requests one local request stands for."""
 
-    def __init__(self, count: float, scale: Callable[[], int] = lambda: 1, min_sleep: float = 0.001):
+    def __init__(self, count: float, scale: Callable[[], int] = lambda: 1, min_sleep: float = 0.001,
+                 clock: Callable[[], float] = time.monotonic):
         self._free_at: list[float] = []
+        self._clock = clock
+        self._lump = 0.0  # running average of a scaled request's work (vCPU-seconds)
         self.count = 0
         self.scale = scale
         self.min_sleep = min_sleep
@@ -69,7 +86,7 @@ class Slots:
     def resize(self, count: float) -> None:
         """Change the number of vCPUs (a new instance type), keeping what is booked."""
         wanted = max(1, int(-(-count // 1)))
-        now = time.monotonic()
+        now = self._clock()
         while len(self._free_at) < wanted:
             heapq.heappush(self._free_at, now)
         if len(self._free_at) > wanted:
@@ -79,23 +96,34 @@ class Slots:
 
     def wait(self) -> float:
         """How long a request arriving now would wait for a vCPU."""
-        return max(0.0, self._free_at[0] - time.monotonic())
+        return max(0.0, self._free_at[0] - self._clock())
 
     def book(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> float:
         """Book `cost x scale` (`cost` alone when not `scaled`: a request that stands only for itself)
-        on the vCPU that frees first; seconds from now until this request is answered (its wait ÷ scale
-        plus `cost`: a real request's latency). Overloaded, with nothing booked, past `max_wait`."""
-        now = time.monotonic()
+        on the vCPU that frees first; seconds from now until this request is answered (its wait at the
+        talk's scale, see the module's doc, plus `cost`: a real request's latency). Overloaded, with
+        nothing booked, past `max_wait`."""
+        now = self._clock()
         start = max(now, self._free_at[0])
         k = max(1, int(self.scale())) if scaled else 1
-        wait = (start - now) / k  # at the talk's scale
+        work = cost * k
+        wait = self.talk_wait(start - now, k)
         if max_wait is not None and wait > max_wait:
             raise Overloaded(f"{start - now:.1f} s of work already waits for {self.count} vCPU(s)")
-        work = cost * k
+        if scaled and work > 0:
+            self._lump = work if self._lump == 0 else self._lump + _LUMP_WEIGHT * (work - self._lump)
         heapq.heapreplace(self._free_at, start + work)
         self.busy += work
         self.total += work
         return wait + cost
+
+    def talk_wait(self, local: float, k: int) -> float:
+        """The wait at the talk's scale of a request that waits `local` seconds here: the chance part ÷ k,
+        the backlog beyond BACKLOG_LUMPS average requests' work per vCPU in full."""
+        if k <= 1:
+            return local
+        backlog = max(0.0, local - BACKLOG_LUMPS * self._lump / self.count)
+        return local / k + backlog * (1.0 - 1.0 / k)
 
     async def hold(self, cost: float, max_wait: float | None = None, scaled: bool = True) -> None:
         """Book the work and wait until this request would be answered."""
