@@ -342,3 +342,20 @@ def test_a_slow_database_does_not_stall_other_requests():
         page.join()
     finally:
         app.stop()
+
+
+def test_a_post_whose_client_left_is_answered_not_logged_as_a_server_error():
+    """A load run that ends mid-POST closes the connection before the form arrives: the handler answers 400
+    (nobody reads it) instead of raising, which aiohttp logs as 'Error handling request' with a traceback."""
+    import asyncio
+
+    from workshop.webapp import app as webapp
+
+    class Gone:
+        app = {webapp.STATE: {}}
+
+        async def post(self):
+            raise ConnectionResetError("Connection lost")
+
+    response = asyncio.run(webapp.add_message(Gone()))
+    assert response.status == 400 and "connection was closed" in response.text

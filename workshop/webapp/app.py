@@ -143,7 +143,11 @@ in <b id="az">{html.escape(state["az"])}</b>.</p>
 
 async def add_message(request) -> web.Response:
     state = request.app[STATE]
-    text = ((await request.post()).get("text") or "")
+    try:
+        form = await request.post()
+    except ConnectionResetError:  # the client left before its form arrived (a run ending mid-request)
+        return web.Response(status=400, text="the form did not arrive: the connection was closed\n")
+    text = (form.get("text") or "")
     text = text.strip() if isinstance(text, str) else ""
     if not text or len(text) > MAX_TEXT:
         return web.Response(status=400, text=f"a message needs a form field 'text' of 1 to {MAX_TEXT} characters\n")
