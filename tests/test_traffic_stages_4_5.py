@@ -108,8 +108,11 @@ def test_stage4_survives_the_loss_of_the_primary_s_az_and_restores_it(stage4):
     assert drill.restored_s is not None and az_outage.set_az(ctx, drill.az, False) == []  # nothing left dark
     assert s03.find_db(ctx)["AvailabilityZone"] == before["SecondaryAvailabilityZone"]
     assert "one box (stage 1)" in drill.summary()
-    result = _check(ctx, "survives-az-loss")
-    assert result.ok and "then 0 errors" in result.message, result.message
+    with ctx.judging_demos():  # the notebook's verify() right after the drill judges it, with no second drill
+        judged = _check(ctx, "survives-az-loss")
+    assert judged.ok and judged.message.startswith("the drill") and "then 0 errors" in judged.message
+    result = _check(ctx, "survives-az-loss")  # on its own (workshop check 4) the check runs a drill
+    assert result.ok and "then 0 errors" in result.message and not result.message.startswith("the drill"), result.message
 
 
 @pytest.mark.slow

@@ -1,24 +1,39 @@
 """`StageContext`: one stage of one run on one target, as a notebook cell or a check sees it.
 
 It holds the stage and the `config.Target` (kind, region, endpoint, account, run id) and
-gives the stage's names, tags and clients from them. It sits low in the import graph: it
+gives the stage's names, tags and clients from them. It also keeps what the notebook's traffic
+demos just measured (`witness`), so that `verify()` right after judges that measurement instead
+of sending the same traffic again (`workshop check N`, a fresh context, always measures). It sits low in the import graph: it
 knows the registry of stages, the client factory, the tag helper and the diagram renderer,
 and nothing imports it back except at type-checking time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import time
+from dataclasses import dataclass, field
 
 from . import aws, behaviour, config, diagram, stages, tags
 from .architecture import Architecture
 from .errors import WorkshopError
+
+#: how long a demo's measurement may stand in for a check's own traffic during `verify()` (seconds):
+#: the verify cell follows the demos within minutes; an older one is measured again
+WITNESS_MAX_AGE_S = 600.0
+
+
+@dataclass
+class _Witnessed:
+    items: dict[str, tuple[float, object]] = field(default_factory=dict)
+    verifying: bool = False
 
 
 @dataclass(frozen=True)
 class StageContext:
     stage: stages.Stage
     target: config.Target
+    _witnessed: _Witnessed = field(default_factory=_Witnessed, compare=False, repr=False)
 
     @classmethod
     def of(cls, stage: stages.Stage | int | str, run_id: str | None = None, region: str | None = None,
@@ -90,9 +105,33 @@ class StageContext:
         else:
             print(f"Stage {self.stage.number} is left standing for the next notebook; `workshop teardown` removes the course.")
 
+    # --- what the demos measured -------------------------------------------------------
+    def witness(self, key: str, measurement) -> None:
+        """Keep a traffic demo's measurement under `key` (the newest wins) for `verify()`."""
+        self._witnessed.items[key] = (time.monotonic(), measurement)
+
+    def witnessed(self, key: str):
+        """While `verify()` runs: the measurement kept under `key` within WITNESS_MAX_AGE_S, with its age in
+        seconds, as `(measurement, age)`; else None (the check measures)."""
+        found = self._witnessed.items.get(key) if self._witnessed.verifying else None
+        if found is None or time.monotonic() - found[0] > WITNESS_MAX_AGE_S:
+            return None
+        return found[1], time.monotonic() - found[0]
+
+    @contextlib.contextmanager
+    def judging_demos(self):
+        """Within: `witnessed` answers (what `verify()` runs its checks in)."""
+        before, self._witnessed.verifying = self._witnessed.verifying, True
+        try:
+            yield self
+        finally:
+            self._witnessed.verifying = before
+
     def verify(self) -> list[stages.CheckResult]:
-        """Run the stage's behaviour checks, one line each; raise a WorkshopError if any failed."""
-        results = behaviour.run(self)
+        """Run the stage's behaviour checks, one line each; raise a WorkshopError if any failed. A check whose
+        traffic a demo of this notebook just sent (`witness`) judges that measurement and says so."""
+        with self.judging_demos():
+            results = behaviour.run(self)
         print(behaviour.format_results(results))
         failed = [r for r in results if not r.ok]
         if failed:

@@ -29,7 +29,7 @@ from . import CheckResult, fleet_metrics, infra, s06_shift_load, webtier
 #: each request standing for 5 (scale 5): ~70 local requests/s; on eight m4.large web instances
 #: ~45% CPU straight to the load balancer (a page and its 4 static files: 2.25 dynamic requests' work)
 USERS, THINK, SCALE = 40, 10.0, 5
-DEMO_SECONDS, CHECK_SECONDS = 10, 6
+DEMO_SECONDS, CHECK_SECONDS = 10, 4
 SPAWN_S = 2.0
 HIT = "Hit from cloudfront"
 COOKIE = "sbs_session"
@@ -77,13 +77,15 @@ def offload(ctx, via: str, seconds: int = DEMO_SECONDS, users: int = USERS, thin
     sources = {k: v for k, v in (spread.get("sources") or {}).items() if k != "-"}
     pages = sum(sources.values())
     web = sum(v for k, v in (spread.get("instances") or {}).items() if k != "-")
-    return {"via": via, "url": url, "seconds": seconds, "requests": requests, "failures": s["failures"],
+    measured = {"via": via, "url": url, "seconds": seconds, "requests": requests, "failures": s["failures"],
             "rps": round(s["rps"], 1), "p95_ms": s["p95_ms"],
             "hit_ratio": round(hits / requests, 3) if requests else 0.0, "cloudfront_hits": hits,
             "web_requests": web, "pages": pages, "pages_from_cache": sources.get("cache", 0),
             "cache_ratio": round(sources.get("cache", 0) / pages, 3) if pages else 0.0,
             "cpu": fleet_metrics.fleet_average(ctx, ids, start, end), "instances": len(ids),
             "talk_users": s["talk_users"], "window": (start, end)}
+    ctx.witness(f"offload-{via}", measured)  # the notebook's verify() judges the demo's runs
+    return measured
 
 
 def warm(ctx, pages: int) -> int:
@@ -185,8 +187,14 @@ def session_line(r: dict) -> str:
 def offload_check(ctx, seconds: int = CHECK_SECONDS) -> CheckResult:
     """The same users straight to the load balancer, then through CloudFront: hits only through
     CloudFront, fewer requests and less CPU on the web tier."""
-    direct, edge = offload(ctx, "alb", seconds), offload(ctx, "cloudfront", seconds)
-    shown = (f"hit ratio {direct['hit_ratio']:.0%} -> {edge['hit_ratio']:.0%}, web-tier requests "
+    seen = [ctx.witnessed(f"offload-{via}") for via in ("alb", "cloudfront")]
+    if seen[0] and seen[1]:  # the notebook's demo just sent these users both ways
+        (direct, _), (edge, _) = seen
+        source = f"the demo's runs {max(seen[0][1], seen[1][1]):.0f} s ago: "
+    else:
+        direct, edge = offload(ctx, "alb", seconds), offload(ctx, "cloudfront", seconds)
+        source = ""
+    shown = source + (f"hit ratio {direct['hit_ratio']:.0%} -> {edge['hit_ratio']:.0%}, web-tier requests "
              f"{direct['web_requests']} -> {edge['web_requests']}, web CPU {direct['cpu']}% -> {edge['cpu']}%")
     if not direct["requests"] or not edge["requests"]:
         return CheckResult("offload", False, f"no request was answered ({direct['failures']} and {edge['failures']} "

@@ -32,6 +32,8 @@ TALK_USERS = 500_000
 #: this 2-core machine stays far from its own limit, so the latencies are the emulated machines')
 USERS, THINK = 100, 10.0
 DURATION_S = 10
+#: the key a `whole_picture` of TALK_USERS is kept under in its context (`StageContext.witness`)
+WITNESS = "whole-picture"
 P95_MS, MAX_ERROR_PCT = knee.P95_MS, knee.ERROR_PCT
 
 
@@ -55,11 +57,14 @@ def whole_picture(ctx, talk_users: int = TALK_USERS, users: int = USERS, think: 
     result = run.start().wait()
     cpu = tiers.cpu(ctx, start)
     s = result.summary
-    return {"talk_users": round(s["talk_users"]), "users": users, "think": think, "scale": scale,
+    measured = {"talk_users": round(s["talk_users"]), "users": users, "think": think, "scale": scale,
             "requests": s["requests"], "rps": s["rps"], "p95_ms": s["p95_ms"], "error_pct": s["error_pct"],
             "instances": dict(s["instances"]), "azs": dict(s["azs"]), "cpu": cpu,
             "cache": dict(result.spread.get("cache") or {}), "sources": dict(result.spread.get("sources") or {}), "failures": s["failures_top"],
             "result": result}
+    if talk_users == TALK_USERS:  # what the check asks: the notebook's verify() judges this run
+        ctx.witness(WITNESS, measured)
+    return measured
 
 
 def served(m: dict) -> tuple[bool, str]:
@@ -92,10 +97,12 @@ def report(m: dict) -> str:
 
 def check(ctx, seconds: int = 6) -> CheckResult:
     """The behaviour check: 500,000 users of the talk through www are served."""
-    m = whole_picture(ctx, seconds=seconds)
+    seen = ctx.witnessed(WITNESS)
+    m = seen[0] if seen else whole_picture(ctx, seconds=seconds)
     ok, why = served(m)
     web = m["cpu"].get("web")
-    detail = (f"{m['talk_users']:,} users (scale {m['scale']}) through www: p95 {m['p95_ms']:.0f} ms, errors "
+    detail = ((f"the demo {seen[1]:.0f} s ago: " if seen else "")
+              + f"{m['talk_users']:,} users (scale {m['scale']}) through www: p95 {m['p95_ms']:.0f} ms, errors "
               f"{m['error_pct']:.2f}%, {len(m['instances'])} instances in {len(m['azs'])} AZs"
               + (f", web CPU {web.mean:.0f}%" if web else ""))
     return CheckResult("serves-500k", ok, detail if ok else f"{why}; {detail}")

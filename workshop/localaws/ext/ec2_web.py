@@ -47,15 +47,15 @@ from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Response
 
-from . import _elbv2_probes
+from . import _instance_metrics
 
 log = logging.getLogger("workshop.localaws.ec2_web")
 
 RECONCILE_S = 0.2
 #: seconds between CPUUtilization datapoints: AWS's 60 s (detailed monitoring) divided by the
-#: load balancer's time scale (30), as the alarms on them are (`cloudwatch_alarms.TIME_SCALES`),
-#: so a target-tracking policy sees one datapoint per period and reacts within seconds
-METRIC_INTERVAL_S = 60.0 / _elbv2_probes.TIME_SCALE
+#: metrics' time scale (`_instance_metrics.TIME_SCALE`, 60), as the alarms on them are
+#: (`cloudwatch_alarms.TIME_SCALES`), so a target-tracking policy sees one datapoint per period
+METRIC_INTERVAL_S = 60.0 / _instance_metrics.TIME_SCALE
 #: seconds an instance's in-flight requests get to finish when it stops (then they are dropped)
 SHUTDOWN_S = 0.25
 #: a DB writer by these names is the instance's own database (stages 1-2: MariaDB on the box)
@@ -392,7 +392,7 @@ def _changes_instances(request) -> bool:
 def install(server) -> None:
     from . import _instance_metrics, cloudwatch_alarms
 
-    cloudwatch_alarms.TIME_SCALES[_instance_metrics.NAMESPACE] = _elbv2_probes.TIME_SCALE
+    cloudwatch_alarms.TIME_SCALES[_instance_metrics.NAMESPACE] = _instance_metrics.TIME_SCALE
 
     fleet = Fleet(server)
     server.ec2_web = fleet  # reachable from tests and other extensions
