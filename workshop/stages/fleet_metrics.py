@@ -3,7 +3,7 @@
 EC2 publishes `CPUUtilization` per instance (dimension `InstanceId`) and, for instances in an
 Auto Scaling group, per group (dimension `AutoScalingGroupName`): Amazon EC2 User Guide, "List
 the available CloudWatch metrics for your instances". AWS publishes every 60 s (detailed
-monitoring) or 300 s (basic); the local AWS every 1 s (a minute at its 60x time scale), from the CPU time requests really held
+monitoring) or 300 s (basic); the local AWS every 2/3 s (a minute at its 90x time scale), from the CPU time requests really held
 (docs/local-web.md), and `publish_now` makes it publish at once, so a measurement's window starts
 and ends on a datapoint.
 """
@@ -60,7 +60,7 @@ def now() -> datetime:
 def series(ctx, dimension: tuple[str, str], start: datetime, end: datetime) -> list[tuple[datetime, float]]:
     """(time, value) of `CPUUtilization` for one dimension (name, value) between start and end, oldest first."""
     cloudwatch = infra.client(ctx, "cloudwatch")
-    # EC2's metrics have 1-minute resolution on AWS; locally a 1 s period keeps each datapoint (one a second)
+    # EC2's metrics have 1-minute resolution on AWS; locally a 1 s period averages the one or two datapoints in it
     period = 1 if ctx.target.is_local else 60
     found = []
     answer = cloudwatch.get_metric_data(

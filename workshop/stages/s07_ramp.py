@@ -11,9 +11,9 @@ then waits, with no load, until the group is back at its minimum (the policy's A
 
 Times: on AWS the target-tracking alarms are AlarmHigh "3 datapoints within 3 minutes" and
 AlarmLow "15 datapoints within 15 minutes" (Amazon EC2 Auto Scaling User Guide, "Target tracking
-scaling policies"); the local AWS runs their periods and the CPU datapoints 60 times faster (a
-minute is 1 s, docs/local-web.md), so the group reacts ~3 s after the CPU crosses the target and
-scales in ~15 s after the load stops; launching, joining the target group and passing health
+scaling policies"); the local AWS runs their periods and the CPU datapoints 90 times faster (a
+minute is 2/3 s, docs/local-web.md), so the group reacts ~2 s after the CPU crosses the target and
+scales in ~10 s after the load stops; launching, joining the target group and passing health
 checks take seconds here, a few minutes on AWS.
 """
 
@@ -31,10 +31,10 @@ from . import fleet_metrics, s06_proof, s07_auto_scaling, webtier
 #: so a laptop busy with other work (fewer requests sent) still crosses it. Nearly every page is built
 #: from ElastiCache (a write puts the new list there), at a fifth of a page's CPU: hence 20, not less.
 USERS, THINK, SCALE = 50, 20.0, 20
-LOAD_S = 45  # seconds of load at most: the alarm (~3 s after the CPU crosses the target), the launch, settling
-SETTLE_S = 5  # seconds of load kept on once the new instances are healthy: the CPU comes back toward the target
+LOAD_S = 45  # seconds of load at most: the alarm (~2 s after the CPU crosses the target), the launch, settling
+SETTLE_S = 3  # seconds of load kept on once the new instances are healthy (4.5 minutes at the metrics' time scale): the CPU comes back toward the target
 SPAWN_S = 4  # users start over this many seconds (a ramp, not a step)
-COOL_TIMEOUT_S = 45  # AlarmLow needs 15 low datapoints: ~15 s here
+COOL_TIMEOUT_S = 40  # AlarmLow needs 15 low datapoints: ~10 s here
 
 
 def _group_state(ctx, tg_arn: str) -> dict:

@@ -17,11 +17,11 @@ from collections import defaultdict
 
 NAMESPACE, METRIC = "AWS/EC2", "CPUUtilization"
 #: how many times faster than on AWS these metrics, and the alarms on them, run: a minute of
-#: CloudWatch is 1 s, so a target-tracking policy's AlarmHigh (3 datapoints of a minute) fires ~3 s
-#: after the CPU crosses its target and its AlarmLow (15 of them) scales in ~15 s after the load
-#: stops: stage 7's whole cycle fits a demo. (The load balancer's health checks run 30x faster,
+#: CloudWatch is 2/3 s, so a target-tracking policy's AlarmHigh (3 datapoints of a minute) fires ~2 s
+#: after the CPU crosses its target and its AlarmLow (15 of them) scales in ~10 s after the load
+#: stops: stage 7's whole cycle, out and back in, fits a 20-s demo. (The load balancer's health checks run 30x faster,
 #: `_elbv2_probes.TIME_SCALE`: a check's timeout must stay longer than a busy laptop's hiccup.)
-TIME_SCALE = 60
+TIME_SCALE = 90
 
 
 def sample(serving, now: float) -> float:

@@ -11,7 +11,7 @@ AWS (CloudWatch User Guide, "Using Amazon CloudWatch alarms" and "Alarm evaluati
   with no data in the window (TreatMissingData "missing"). Time is the metric's own clock
   (the newest datapoint's timestamp), so data published for a simulated day with past
   timestamps is evaluated as it would have been live; alarms on the data plane's own live
-  metrics (`AWS/EC2`, `TIME_SCALES`) run 60x faster: a 60 s period lasts 1 s;
+  metrics (`AWS/EC2`, `TIME_SCALES`) run 90x faster: a 60 s period lasts 2/3 s;
 - on a state change the state's actions run; an Auto Scaling policy action also runs once
   per period while the alarm stays in that state (AWS: "for Auto Scaling actions, the alarm
   continues to invoke the action once per minute that the alarm remains in the new state");
@@ -43,8 +43,8 @@ from . import autoscaling
 _LOCK = threading.RLock()
 _ORIGINAL: dict = {}
 #: namespace -> how many times faster than on AWS alarms on its metrics run: the data plane's live
-#: metrics (ec2_web registers AWS/EC2 with `_instance_metrics.TIME_SCALE`, 60), so a 60 s period
-#: is 1 s of wall time and a target-tracking policy reacts to traffic in seconds
+#: metrics (ec2_web registers AWS/EC2 with `_instance_metrics.TIME_SCALE`, 90), so a 60 s period
+#: is 2/3 s of wall time and a target-tracking policy reacts to traffic in seconds
 TIME_SCALES: dict[str, float] = {}
 
 
