@@ -3,8 +3,9 @@
 It holds the stage and the `config.Target` (kind, region, endpoint, account, run id) and
 gives the stage's names, tags and clients from them. It also keeps what the notebook's traffic
 demos just measured (`witness`), so that `verify()` right after judges that measurement instead
-of sending the same traffic again (`workshop check N`, a fresh context, always measures). It sits low in the import graph: it
-knows the registry of stages, the client factory, the tag helper and the diagram renderer,
+of sending the same traffic again (`workshop check N`, a fresh context, always measures).
+
+It sits low in the import graph: it knows the registry of stages, the client factory, the tag helper and the diagram renderer,
 and nothing imports it back except at type-checking time.
 """
 

@@ -231,8 +231,9 @@ def _survives_az_loss(ctx) -> CheckResult:
         drill = seen[0] if seen else az_outage.run(ctx)
     except WorkshopError as exc:
         return CheckResult(name, False, f"the AZ-loss drill could not start: {exc}")
-    head = (f"the drill {seen[1]:.0f} s ago " if seen else "") + f"lost {drill.az}" + (" with the database primary" if drill.failed_over else
-                                 " with the single-AZ database" if drill.db_lost else "")
+    lost = (" with the database primary" if drill.failed_over else
+            " with the single-AZ database" if drill.db_lost else "")
+    head = (f"the drill {seen[1]:.0f} s ago " if seen else "") + f"lost {drill.az}{lost}"
     if drill.last_error_at is not None and drill.up_at - drill.last_error_at < az_outage.CLEAN_S:
         if drill.db_lost:
             return CheckResult(name, False, f"{head}: pages lacked their data for {drill.recovery_s:.1f} s, until "

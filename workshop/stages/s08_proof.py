@@ -58,10 +58,10 @@ def whole_picture(ctx, talk_users: int = TALK_USERS, users: int = USERS, think: 
     cpu = tiers.cpu(ctx, start)
     s = result.summary
     measured = {"talk_users": round(s["talk_users"]), "users": users, "think": think, "scale": scale,
-            "requests": s["requests"], "rps": s["rps"], "p95_ms": s["p95_ms"], "error_pct": s["error_pct"],
-            "instances": dict(s["instances"]), "azs": dict(s["azs"]), "cpu": cpu,
-            "cache": dict(result.spread.get("cache") or {}), "sources": dict(result.spread.get("sources") or {}), "failures": s["failures_top"],
-            "result": result}
+                "requests": s["requests"], "rps": s["rps"], "p95_ms": s["p95_ms"], "error_pct": s["error_pct"],
+                "instances": dict(s["instances"]), "azs": dict(s["azs"]), "cpu": cpu,
+                "cache": dict(result.spread.get("cache") or {}), "sources": dict(result.spread.get("sources") or {}),
+                "failures": s["failures_top"], "result": result}
     if talk_users == TALK_USERS:  # what the check asks: the notebook's verify() judges this run
         ctx.witness(WITNESS, measured)
     return measured
