@@ -5,8 +5,8 @@ gives the stage's names, tags and clients from them. It also keeps what the note
 demos just measured (`witness`), so that `verify()` right after judges that measurement instead
 of sending the same traffic again (`workshop check N`, a fresh context, always measures).
 
-It sits low in the import graph: it knows the registry of stages, the client factory, the tag helper and the diagram renderer,
-and nothing imports it back except at type-checking time.
+It sits low in the import graph: it knows the registry of stages, the client factory, the tag
+helper and the diagram renderer, and nothing imports it back except at type-checking time.
 """
 
 from __future__ import annotations

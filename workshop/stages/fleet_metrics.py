@@ -3,8 +3,8 @@
 EC2 publishes `CPUUtilization` per instance (dimension `InstanceId`) and, for instances in an
 Auto Scaling group, per group (dimension `AutoScalingGroupName`): Amazon EC2 User Guide, "List
 the available CloudWatch metrics for your instances". AWS publishes every 60 s (detailed
-monitoring) or 300 s (basic); the local AWS every 2/3 s (a minute at its 90x time scale), from the CPU time requests really held
-(docs/local-web.md), and `publish_now` makes it publish at once, so a measurement's window starts
+monitoring) or 300 s (basic); the local AWS every 2/3 s (a minute at its 90x time scale), from the
+CPU time requests really held (docs/local-web.md), and `publish_now` makes it publish at once, so a measurement's window starts
 and ends on a datapoint.
 """
 

@@ -32,7 +32,9 @@ from . import fleet_metrics, s06_proof, s07_auto_scaling, webtier
 #: from ElastiCache (a write puts the new list there), at a fifth of a page's CPU: hence 20, not less.
 USERS, THINK, SCALE = 50, 20.0, 20
 LOAD_S = 45  # seconds of load at most: the alarm (~2 s after the CPU crosses the target), the launch, settling
-SETTLE_S = 3  # seconds of load kept on once the new instances are healthy (4.5 minutes at the metrics' time scale): the CPU comes back toward the target
+#: seconds of load kept on once the new instances are healthy (4.5 minutes at the metrics' time scale):
+#: the CPU comes back toward the target
+SETTLE_S = 3
 SPAWN_S = 4  # users start over this many seconds (a ramp, not a step)
 COOL_TIMEOUT_S = 40  # AlarmLow needs 15 low datapoints: ~10 s here
 

@@ -19,8 +19,8 @@ NAMESPACE, METRIC = "AWS/EC2", "CPUUtilization"
 #: how many times faster than on AWS these metrics, and the alarms on them, run: a minute of
 #: CloudWatch is 2/3 s, so a target-tracking policy's AlarmHigh (3 datapoints of a minute) fires ~2 s
 #: after the CPU crosses its target and its AlarmLow (15 of them) scales in ~10 s after the load
-#: stops: stage 7's whole cycle, out and back in, fits a 20-s demo. (The load balancer's health checks run 30x faster,
-#: `_elbv2_probes.TIME_SCALE`: a check's timeout must stay longer than a busy laptop's hiccup.)
+#: stops: stage 7's whole cycle, out and back in, fits a 20-s demo. (The load balancer's health
+#: checks run 30x faster, `_elbv2_probes.TIME_SCALE`: a check's timeout must outlast a busy laptop's hiccup.)
 TIME_SCALE = 90
 
 

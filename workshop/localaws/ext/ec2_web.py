@@ -53,7 +53,7 @@ log = logging.getLogger("workshop.localaws.ec2_web")
 
 RECONCILE_S = 0.2
 #: seconds between CPUUtilization datapoints: AWS's 60 s (detailed monitoring) divided by the
-#: metrics' time scale (`_instance_metrics.TIME_SCALE`, 60), as the alarms on them are
+#: metrics' time scale (`_instance_metrics.TIME_SCALE`, 90), as the alarms on them are
 #: (`cloudwatch_alarms.TIME_SCALES`), so a target-tracking policy sees one datapoint per period
 METRIC_INTERVAL_S = 60.0 / _instance_metrics.TIME_SCALE
 #: seconds an instance's in-flight requests get to finish when it stops (then they are dropped)
